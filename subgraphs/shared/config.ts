@@ -1,0 +1,57 @@
+import { resolve } from "node:path";
+
+/** Used only outside production when INTERNAL_SECRET is unset; `npm start` always sets a random one. */
+export const DEVELOPMENT_INTERNAL_SECRET = "development-only-internal-secret-do-not-deploy";
+
+/** Settings every subgraph service reads from the environment. */
+export interface ServiceConfig {
+  readonly name: string;
+  /** @default the service's own default port */
+  readonly port: number;
+  /** @default "127.0.0.1" */
+  readonly host: string;
+  /** SQLite file. @default ".data/<name>.db" */
+  readonly databasePath: string;
+  /** Shared secret that signs identity tokens between the gateway and the services. */
+  readonly internalSecret: string;
+  readonly production: boolean;
+  /** @default "info" */
+  readonly logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export function readPort(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`${name} must be a port number from 0 to 65535, got "${raw}"`);
+  }
+  return port;
+}
+
+export function readInternalSecret(env: NodeJS.ProcessEnv, production: boolean): string {
+  const secret = env.INTERNAL_SECRET;
+  if (secret === undefined || secret === "") {
+    if (production) throw new ConfigError("INTERNAL_SECRET is required in production (32+ characters)");
+    return DEVELOPMENT_INTERNAL_SECRET;
+  }
+  if (secret.length < 32) throw new ConfigError("INTERNAL_SECRET must be at least 32 characters");
+  return secret;
+}
+
+export function readServiceConfig(name: string, defaultPort: number, env = process.env): ServiceConfig {
+  const production = env.NODE_ENV === "production";
+  return Object.freeze({
+    name,
+    port: readPort(env, "PORT", defaultPort),
+    host: env.HOST || "127.0.0.1",
+    databasePath: env.DATABASE_PATH || resolve(env.DATA_DIR || ".data", `${name}.db`),
+    internalSecret: readInternalSecret(env, production),
+    production,
+    logLevel: env.LOG_LEVEL || "info",
+  });
+}

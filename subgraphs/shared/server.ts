@@ -1,0 +1,139 @@
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { buildSubgraphSchema } from "@apollo/subgraph";
+import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
+import fastifyApollo, { fastifyApolloDrainPlugin } from "@as-integrations/fastify";
+import Fastify, { type FastifyInstance } from "fastify";
+import { type DocumentNode, GraphQLError, parse } from "graphql";
+import { type Logger, pino } from "pino";
+import { IDENTITY_HEADER, type Identity, verifyIdentity } from "./identity.ts";
+
+/** What every resolver of every subgraph receives. Created fresh for each request. */
+export interface SubgraphContext<L> {
+  identity: Identity;
+  /** DataLoaders for this request only: nothing cached is shared between requests. */
+  loaders: L;
+  requestId: string;
+  log: Logger;
+}
+
+export interface SubgraphServiceOptions<L> {
+  name: string;
+  typeDefs: DocumentNode;
+  resolvers: GraphQLResolverMap<SubgraphContext<L>>;
+  /** Builds the per-request loaders for the verified caller. */
+  createLoaders: (identity: Identity) => L;
+  internalSecret: string;
+  /** Hides stack traces and introspection. @default false */
+  production?: boolean;
+  /** @default a pino logger at LOG_LEVEL */
+  logger?: Logger;
+  /** Extra HTTP routes beside /graphql, /healthz and /readyz (the users service adds its JWKS). */
+  routes?: (app: FastifyInstance) => void | Promise<void>;
+  /** Releases what the service holds (database, peer clients) after the server closes. */
+  onClose?: () => void | Promise<void>;
+}
+
+export interface SubgraphService {
+  readonly name: string;
+  readonly app: FastifyInstance;
+  /** Listens and returns the GraphQL URL, e.g. `http://127.0.0.1:4001/graphql`. */
+  listen(port?: number, host?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Reads a subgraph's `schema.graphql` next to the calling module. */
+export function loadTypeDefs(moduleUrl: string, file = "schema.graphql"): DocumentNode {
+  return parse(readFileSync(new URL(file, moduleUrl), "utf8"));
+}
+
+function errorLogging(log: Logger): ApolloServerPlugin<SubgraphContext<unknown>> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, contextValue }) {
+          for (const error of errors) {
+            const code = error.extensions?.code;
+            if (code === undefined || code === "INTERNAL_SERVER_ERROR") {
+              (contextValue?.log ?? log).error(
+                { err: error.originalError ?? error, path: error.path },
+                "resolver failed",
+              );
+            }
+          }
+        },
+      };
+    },
+  };
+}
+
+/** Builds (without listening) a Federation 2 subgraph service on Fastify. */
+export async function createSubgraphService<L>(options: SubgraphServiceOptions<L>): Promise<SubgraphService> {
+  const log = options.logger ?? pino({ name: options.name, level: process.env.LOG_LEVEL || "info" });
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  const schema = buildSubgraphSchema({
+    typeDefs: options.typeDefs,
+    resolvers: options.resolvers as GraphQLResolverMap<unknown>,
+  });
+  const production = options.production ?? false;
+  const apollo = new ApolloServer<SubgraphContext<L>>({
+    schema,
+    introspection: !production,
+    includeStacktraceInErrorResponses: !production,
+    csrfPrevention: true,
+    plugins: [
+      fastifyApolloDrainPlugin(app),
+      ApolloServerPluginLandingPageDisabled(),
+      errorLogging(log) as ApolloServerPlugin<SubgraphContext<L>>,
+    ],
+  });
+  await apollo.start();
+
+  let ready = false;
+  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/readyz", async (_req, reply) =>
+    reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "starting" }),
+  );
+  await options.routes?.(app);
+  await app.register(fastifyApollo(apollo), {
+    context: async (request) => {
+      const requestId = String(request.headers["x-request-id"] ?? randomUUID());
+      let identity: Identity;
+      try {
+        identity = await verifyIdentity(request.headers[IDENTITY_HEADER], options.internalSecret);
+      } catch (error) {
+        throw new GraphQLError((error as Error).message, {
+          extensions: { code: "UNAUTHENTICATED", http: { status: 401 } },
+        });
+      }
+      return {
+        identity,
+        loaders: options.createLoaders(identity),
+        requestId,
+        log: log.child({ requestId }),
+      };
+    },
+  });
+
+  return {
+    name: options.name,
+    app,
+    async listen(port = 0, host = "127.0.0.1") {
+      await app.listen({ port, host });
+      ready = true;
+      const address = app.server.address();
+      const actualPort = typeof address === "object" && address ? address.port : port;
+      const url = `http://${host.includes(":") ? `[${host}]` : host}:${actualPort}/graphql`;
+      log.info({ url }, `${options.name} service listening`);
+      return url;
+    },
+    async close() {
+      ready = false;
+      await app.close();
+      await apollo.stop();
+      await options.onClose?.();
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import { GraphQLError } from "graphql";
+import { Agent, request } from "undici";
+import { domainError, ErrorCode } from "./errors.ts";
+import { IDENTITY_HEADER, signIdentity } from "./identity.ts";
+
+export interface ServiceClientOptions {
+  /** GraphQL endpoint of the peer subgraph. */
+  url: string;
+  /** Name of the calling service; the peer sees it as `identity.service`. */
+  service: string;
+  internalSecret: string;
+  /** @default 5000 */
+  timeoutMs?: number;
+}
+
+export interface ServiceClient {
+  request<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
+  close(): Promise<void>;
+}
+
+interface GraphQLResponse<T> {
+  data?: T | null;
+  errors?: { message: string; extensions?: Record<string, unknown> }[];
+}
+
+/**
+ * Calls a peer subgraph directly (service to service) with a signed service identity, over a
+ * keep-alive connection pool. A GraphQL error from the peer is rethrown with its code intact.
+ */
+export function createServiceClient(options: ServiceClientOptions): ServiceClient {
+  const timeout = options.timeoutMs ?? 5000;
+  const dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: 32 });
+  return {
+    async request<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+      const token = await signIdentity(
+        { service: options.service, scopes: new Set(["internal"]) },
+        options.internalSecret,
+        options.service,
+      );
+      let body: GraphQLResponse<T>;
+      try {
+        const res = await request(options.url, {
+          method: "POST",
+          dispatcher,
+          headers: { "content-type": "application/json", [IDENTITY_HEADER]: token },
+          body: JSON.stringify({ query, variables }),
+          headersTimeout: timeout,
+          bodyTimeout: timeout,
+        });
+        body = (await res.body.json()) as GraphQLResponse<T>;
+      } catch {
+        throw domainError(ErrorCode.SUBGRAPH_UNAVAILABLE, "A service this operation needs is unavailable", {
+          service: new URL(options.url).host,
+        });
+      }
+      const first = body.errors?.[0];
+      if (first) {
+        throw new GraphQLError(first.message, { extensions: { ...first.extensions } });
+      }
+      if (body.data == null) throw new Error(`Empty response from ${options.url}`);
+      return body.data;
+    },
+    close: () => dispatcher.close(),
+  };
+}
