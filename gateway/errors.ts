@@ -1,0 +1,94 @@
+import { HeaderMap } from "@apollo/server";
+import type { GraphQLFormattedError } from "graphql";
+import { GraphQLError } from "graphql";
+
+/**
+ * Every error code a client can see, with the HTTP status it carries when it refuses a whole
+ * operation (and in the REST shim). Anything else is masked as INTERNAL_SERVER_ERROR.
+ */
+export const ERROR_CODES = {
+  UNAUTHENTICATED: { status: 401 },
+  FORBIDDEN: { status: 403 },
+  RATE_LIMITED: { status: 429 },
+  DEPTH_LIMIT_EXCEEDED: { status: 400 },
+  ALIAS_LIMIT_EXCEEDED: { status: 400 },
+  COST_LIMIT_EXCEEDED: { status: 400 },
+  TOKEN_LIMIT_EXCEEDED: { status: 400 },
+  GRAPHQL_PARSE_FAILED: { status: 400 },
+  GRAPHQL_VALIDATION_FAILED: { status: 400 },
+  BAD_USER_INPUT: { status: 400 },
+  BAD_REQUEST: { status: 400 },
+  OPERATION_RESOLUTION_FAILURE: { status: 400 },
+  PERSISTED_QUERY_NOT_FOUND: { status: 200 },
+  PERSISTED_QUERY_NOT_SUPPORTED: { status: 200 },
+  NOT_FOUND: { status: 404 },
+  INSUFFICIENT_STOCK: { status: 409 },
+  PAYMENT_DECLINED: { status: 402 },
+  SUBGRAPH_UNAVAILABLE: { status: 503 },
+  INTERNAL_SERVER_ERROR: { status: 500 },
+} as const satisfies Record<string, { status: number }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isPublicCode(code: unknown): code is ErrorCode {
+  return typeof code === "string" && Object.hasOwn(ERROR_CODES, code);
+}
+
+export function statusFor(code: ErrorCode): number {
+  return ERROR_CODES[code].status;
+}
+
+/**
+ * An error that refuses the whole operation: it carries its contract code, and the HTTP status
+ * (and headers) Apollo Server should answer with.
+ */
+export function gatewayError(
+  code: ErrorCode,
+  message: string,
+  options: { headers?: Record<string, string>; extensions?: Record<string, unknown> } = {},
+): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: {
+      ...options.extensions,
+      code,
+      http: { status: statusFor(code), headers: new HeaderMap(Object.entries(options.headers ?? {})) },
+    },
+  });
+}
+
+/** Extensions that may reach clients; subgraph internals (response bodies, service URLs) do not. */
+const PUBLIC_EXTENSIONS = new Set([
+  "code",
+  "field",
+  "path",
+  "retryAfter",
+  "productId",
+  "requested",
+  "available",
+  "declineCode",
+  "limit",
+  "actual",
+  "serviceName",
+]);
+
+/**
+ * Apollo Server `formatError`: keeps contract codes, masks everything else as
+ * INTERNAL_SERVER_ERROR. In development the original message and details stay visible.
+ */
+export function createErrorFormatter(production: boolean) {
+  return (formatted: GraphQLFormattedError): GraphQLFormattedError => {
+    const code = formatted.extensions?.code;
+    if (!isPublicCode(code) || code === "INTERNAL_SERVER_ERROR") {
+      if (!production) {
+        return { ...formatted, extensions: { ...formatted.extensions, code: "INTERNAL_SERVER_ERROR", originalCode: code } };
+      }
+      return { message: "Internal server error", path: formatted.path, extensions: { code: "INTERNAL_SERVER_ERROR" } };
+    }
+    if (!production) return formatted;
+    const extensions: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(formatted.extensions ?? {})) {
+      if (PUBLIC_EXTENSIONS.has(key) && key !== "serviceName") extensions[key] = value;
+    }
+    return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions };
+  };
+}

@@ -1,0 +1,145 @@
+import "./no-telemetry.ts";
+import { randomUUID } from "node:crypto";
+import { ApolloGateway } from "@apollo/gateway";
+import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { ApolloServerPluginSchemaReportingDisabled, ApolloServerPluginUsageReportingDisabled } from "@apollo/server/plugin/disabled";
+import fastifyApollo, { fastifyApolloDrainPlugin } from "@as-integrations/fastify";
+import Fastify, { type FastifyInstance } from "fastify";
+import { type Logger, pino } from "pino";
+import type { GatewayConfig } from "./config.ts";
+import { createErrorFormatter } from "./errors.ts";
+import { type Authenticator, createAuthenticator } from "./plugins/auth.ts";
+import { healthRoutes } from "./plugins/health.ts";
+import { subgraphUnavailableStatus } from "./plugins/subgraph-status.ts";
+import { createSubgraphFetcher, type SubgraphCallContext, SubgraphDataSource } from "./subgraph-client.ts";
+import { FileSupergraphManager } from "./supergraph.ts";
+import { subgraphUrls } from "./supergraph-info.ts";
+
+/** Per-request context every gateway concern reads. */
+export interface GatewayContext extends SubgraphCallContext {
+  /** Client address (after trusted proxies). */
+  ip: string;
+}
+
+export interface Gateway {
+  readonly app: FastifyInstance;
+  readonly apollo: ApolloServer<GatewayContext>;
+  readonly supergraph: FileSupergraphManager;
+  readonly logger: Logger;
+  /** Listens on config.port/config.host (or the given port) and resolves with the base URL. */
+  listen(port?: number): Promise<string>;
+  /** Stops accepting requests, lets in-flight ones finish, and releases everything. */
+  close(): Promise<void>;
+}
+
+export interface CreateGatewayOptions {
+  /** @default a pino JSON logger at config.logLevel */
+  logger?: Logger;
+}
+
+const REDACT = [
+  "req.headers.authorization",
+  "req.headers.cookie",
+  'req.headers["x-identity-token"]',
+  "headers.authorization",
+  "headers.cookie",
+  "*.password",
+  "*.token",
+];
+
+/** Builds the gateway (HTTP server, Apollo Server, Apollo Gateway) without listening. */
+export async function createGateway(config: GatewayConfig, options: CreateGatewayOptions = {}): Promise<Gateway> {
+  const logger = options.logger ?? pino({ name: "gateway", level: config.logLevel, redact: REDACT });
+  const { fetcher, close: closeFetcher } = createSubgraphFetcher(config.subgraphTimeoutMs);
+
+  let authenticator: Authenticator | null = null;
+  const supergraph = new FileSupergraphManager({
+    path: config.supergraphPath,
+    logger,
+    onUpdate: (sdl, state) => {
+      // The default key source follows the users subgraph wherever the supergraph routes it.
+      const jwksUrl = config.auth.jwksUrl ?? defaultJwksUrl(sdl);
+      authenticator = createAuthenticator({ ...config.auth, jwksUrl });
+      logger.info({ version: state.version, jwksUrl }, "supergraph loaded");
+    },
+  });
+
+  const gateway = new ApolloGateway({
+    supergraphSdl: supergraph,
+    logger: apolloLogger(logger),
+    buildService: ({ name, url }) =>
+      new SubgraphDataSource({ name, url: url!, fetcher, internalSecret: config.internalSecret }),
+  });
+
+  const app = Fastify({ logger: false, bodyLimit: config.bodyLimitBytes, trustProxy: false });
+  const apollo = new ApolloServer<GatewayContext>({
+    gateway,
+    introspection: config.introspection,
+    includeStacktraceInErrorResponses: !config.production,
+    hideSchemaDetailsFromClientErrors: config.production,
+    formatError: createErrorFormatter(config.production),
+    csrfPrevention: true,
+    logger: apolloLogger(logger),
+    plugins: [
+      fastifyApolloDrainPlugin(app),
+      ApolloServerPluginLandingPageDisabled(),
+      ApolloServerPluginUsageReportingDisabled(),
+      ApolloServerPluginSchemaReportingDisabled(),
+      subgraphUnavailableStatus() as ApolloServerPlugin<GatewayContext>,
+    ],
+  });
+  await apollo.start();
+
+  let accepting = true;
+  await app.register(healthRoutes, {
+    ready: () => accepting && supergraph.state !== null,
+    describe: () => ({ supergraph: supergraph.state }),
+  });
+  await app.register(fastifyApollo(apollo), {
+    context: async (request): Promise<GatewayContext> => {
+      const requestId = headerValue(request.headers["x-request-id"]) ?? randomUUID();
+      const identity = await authenticator!.authenticate(headerValue(request.headers.authorization));
+      return { identity, requestId, ip: request.ip };
+    },
+  });
+
+  return {
+    app,
+    apollo,
+    supergraph,
+    logger,
+    async listen(port = config.port) {
+      await app.listen({ port, host: config.host });
+      const address = app.server.address();
+      const actual = typeof address === "object" && address ? address.port : port;
+      const host = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
+      return `http://${host.includes(":") ? `[${host}]` : host}:${actual}`;
+    },
+    async close() {
+      accepting = false;
+      await app.close();
+      await apollo.stop();
+      await closeFetcher();
+    },
+  };
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function defaultJwksUrl(sdl: string): string | null {
+  const users = subgraphUrls(sdl).get("users");
+  return users ? new URL("/.well-known/jwks.json", users).toString() : null;
+}
+
+function apolloLogger(logger: Logger) {
+  const child = logger.child({ component: "apollo" });
+  return {
+    debug: (message: unknown) => child.debug(String(message)),
+    info: (message: unknown) => child.info(String(message)),
+    warn: (message: unknown) => child.warn(String(message)),
+    error: (message: unknown) => child.error(String(message)),
+  };
+}

@@ -1,0 +1,35 @@
+import "./no-telemetry.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+import { createGateway } from "./gateway.ts";
+
+/** The gateway alone: `npm run gateway -- --supergraph FILE --port N` (or SUPERGRAPH_PATH and PORT). */
+async function main() {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(process.env, process.argv.slice(2));
+  } catch (error) {
+    console.error(`gateway: ${error instanceof ConfigError || error instanceof TypeError ? error.message : error}`);
+    process.exit(2);
+  }
+  const gateway = await createGateway(config);
+  const url = await gateway.listen();
+  gateway.logger.info({ url: `${url}/graphql`, supergraph: config.supergraphPath }, "gateway listening");
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    gateway.logger.info({ signal }, "gateway stopping");
+    const force = setTimeout(() => process.exit(1), 10_000).unref();
+    await gateway.close();
+    clearTimeout(force);
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+main().catch((error) => {
+  console.error("gateway: failed to start:", error);
+  process.exit(1);
+});

@@ -1,0 +1,118 @@
+import {
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  type JWTVerifyOptions,
+  jwtVerify,
+} from "jose";
+import { gatewayError } from "../errors.ts";
+
+/** The verified caller, as the gateway passes it on to subgraphs. */
+export interface CallerIdentity {
+  readonly userId: string | null;
+  readonly scopes: ReadonlySet<string>;
+  readonly clientId: string | null;
+}
+
+export const ANONYMOUS_CALLER: CallerIdentity = Object.freeze({
+  userId: null,
+  scopes: new Set<string>(),
+  clientId: null,
+});
+
+export interface AuthenticatorOptions {
+  /** Where the issuer publishes its signing keys; null accepts no asymmetric tokens. */
+  jwksUrl: string | null;
+  /** Shared secret for HS256 tokens. @default null (HS256 refused) */
+  jwtSecret?: string | null;
+  /** Required `iss`. @default null (not checked) */
+  issuer?: string | null;
+  /** Required `aud`. @default null (not checked) */
+  audience?: string | null;
+  /** @default 5 */
+  clockToleranceSeconds?: number;
+  /** @default 8192 */
+  maxTokenBytes?: number;
+}
+
+export interface Authenticator {
+  /** Resolves the caller from an `Authorization` header value; throws UNAUTHENTICATED (401). */
+  authenticate(authorization: string | undefined): Promise<CallerIdentity>;
+}
+
+/** Asymmetric algorithms accepted from a JWKS; symmetric ones never are (no algorithm confusion). */
+const ASYMMETRIC_ALGORITHMS = ["RS256", "PS256", "ES256", "ES384", "EdDSA", "Ed25519"];
+/** Header parameters that would let a token pick its own key; refused outright. */
+const KEY_CHOOSING_HEADERS = ["jwk", "jku", "x5u", "x5c"] as const;
+
+function refuse(description: string, tokenSent = true): never {
+  const params = tokenSent ? `, error="invalid_token", error_description="${description}"` : "";
+  throw gatewayError("UNAUTHENTICATED", tokenSent ? `Invalid token: ${description}` : description, {
+    headers: { "www-authenticate": `Bearer realm="api"${params}` },
+  });
+}
+
+function scopesOf(payload: JWTPayload): Set<string> {
+  const { scope, scp } = payload as { scope?: unknown; scp?: unknown };
+  if (typeof scope === "string") return new Set(scope.split(" ").filter(Boolean));
+  if (Array.isArray(scp)) return new Set(scp.filter((s): s is string => typeof s === "string"));
+  return new Set();
+}
+
+/** Verifies bearer JWTs with jose: allow-listed algorithms, `exp` required, `iss`/`aud` when configured. */
+export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
+  const maxTokenBytes = options.maxTokenBytes ?? 8192;
+  const jwks: JWTVerifyGetKey | null = options.jwksUrl
+    ? createRemoteJWKSet(new URL(options.jwksUrl), {
+        timeoutDuration: 5000,
+        cooldownDuration: 30_000,
+        cacheMaxAge: 10 * 60_000,
+      })
+    : null;
+  const secret = options.jwtSecret ? new TextEncoder().encode(options.jwtSecret) : null;
+  const verifyOptions: JWTVerifyOptions = {
+    requiredClaims: ["exp"],
+    clockTolerance: options.clockToleranceSeconds ?? 5,
+    ...(options.issuer && { issuer: options.issuer }),
+    ...(options.audience && { audience: options.audience }),
+  };
+
+  return {
+    async authenticate(authorization) {
+      if (authorization === undefined || authorization === "") return ANONYMOUS_CALLER;
+      const match = /^Bearer +([A-Za-z0-9\-_.~+/]+=*)$/i.exec(authorization.trim());
+      if (!match) refuse("Authorization must be a Bearer token", false);
+      const token = match[1]!;
+      if (token.length > maxTokenBytes) refuse("token too large");
+
+      let header: ReturnType<typeof decodeProtectedHeader>;
+      try {
+        header = decodeProtectedHeader(token);
+      } catch {
+        refuse("malformed token");
+      }
+      if (KEY_CHOOSING_HEADERS.some((name) => name in header)) refuse("token header names its own key");
+
+      let payload: JWTPayload;
+      try {
+        if (header.alg === "HS256" && secret) {
+          ({ payload } = await jwtVerify(token, secret, { ...verifyOptions, algorithms: ["HS256"] }));
+        } else if (jwks) {
+          ({ payload } = await jwtVerify(token, jwks, { ...verifyOptions, algorithms: ASYMMETRIC_ALGORITHMS }));
+        } else {
+          refuse("no key to verify this token");
+        }
+      } catch (error) {
+        if (error instanceof Error && "extensions" in error) throw error;
+        const code = (error as { code?: string }).code;
+        refuse(code === "ERR_JWT_EXPIRED" ? "token expired" : "signature or claims rejected");
+      }
+      if (payload.sub !== undefined && (typeof payload.sub !== "string" || payload.sub === "")) {
+        refuse("bad subject");
+      }
+      const clientId = typeof payload.client_id === "string" ? payload.client_id : null;
+      return Object.freeze({ userId: payload.sub ?? null, scopes: scopesOf(payload), clientId });
+    },
+  };
+}
