@@ -1,0 +1,80 @@
+import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
+import { badInput, forbidden } from "../shared/errors.ts";
+import { isService } from "../shared/identity.ts";
+import type { SubgraphContext } from "../shared/server.ts";
+import { decodeCursor, encodeCursor } from "./cursor.ts";
+import type { ProductLoaders } from "./loaders.ts";
+import type { ProductRecord, ProductRepository, ReservationLine } from "./repository.ts";
+import { validateLines } from "./validation.ts";
+
+type Context = SubgraphContext<ProductLoaders>;
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+interface ProductConnection {
+  nodes: ProductRecord[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+function requireService(ctx: Context): void {
+  if (!isService(ctx.identity)) throw forbidden("Only peer services may change stock");
+}
+
+export function createProductResolvers(repository: ProductRepository): GraphQLResolverMap<Context> {
+  return {
+    Query: {
+      product: (_: unknown, args: { id: string }, ctx: Context) => ctx.loaders.product.load(args.id),
+
+      products: async (
+        _: unknown,
+        args: { first?: number | null; after?: string | null },
+        ctx: Context,
+      ): Promise<ProductConnection> => {
+        const first = args.first ?? DEFAULT_PAGE_SIZE;
+        if (first < 1 || first > MAX_PAGE_SIZE) throw badInput(`first must be from 1 to ${MAX_PAGE_SIZE}`, "first");
+        const after = args.after == null ? null : decodeCursor(args.after);
+        // One row more than asked tells whether another page exists without a second query.
+        const rows = await repository.list(after, first + 1);
+        const nodes = rows.slice(0, first);
+        for (const node of nodes) ctx.loaders.product.prime(node.id, node);
+        const last = nodes.at(-1);
+        return {
+          nodes,
+          pageInfo: { hasNextPage: rows.length > first, endCursor: last ? encodeCursor(last.position) : null },
+        };
+      },
+    },
+
+    ProductConnection: {
+      // Counted only when asked for: most pages don't need it.
+      totalCount: () => repository.count(),
+    },
+
+    Mutation: {
+      reserveStock: async (
+        _: unknown,
+        args: { input: { orderId: string; items: ReservationLine[] } },
+        ctx: Context,
+      ) => {
+        requireService(ctx);
+        const { orderId, items } = args.input;
+        if (orderId.length === 0 || orderId.length > 100) throw badInput("Invalid order id", "orderId");
+        validateLines(items);
+        return repository.reserve(
+          orderId,
+          items.map(({ productId, quantity }) => ({ productId, quantity })),
+        );
+      },
+
+      releaseStock: async (_: unknown, args: { orderId: string }, ctx: Context) => {
+        requireService(ctx);
+        return repository.release(args.orderId);
+      },
+    },
+
+    Product: {
+      __resolveReference: (reference: { id: string }, ctx: Context) => ctx.loaders.product.load(reference.id),
+    },
+  };
+}
