@@ -27,6 +27,12 @@ async function main() {
   };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
+  if (process.env.EXIT_WITH_PARENT === "1") {
+    // Started by `npm start`: its stdin pipe closes when the launcher goes, however it went.
+    process.stdin.on("end", () => void stop("parent exited"));
+    process.stdin.on("error", () => void stop("parent exited"));
+    process.stdin.resume();
+  }
 }
 
 main().catch((error) => {
