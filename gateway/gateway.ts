@@ -11,6 +11,7 @@ import type { GatewayConfig } from "./config.ts";
 import { createErrorFormatter } from "./errors.ts";
 import { type Authenticator, createAuthenticator } from "./plugins/auth.ts";
 import { healthRoutes } from "./plugins/health.ts";
+import { metricsRoutes } from "./plugins/metrics.ts";
 import { subgraphUnavailableStatus } from "./plugins/subgraph-status.ts";
 import { createSubgraphFetcher, type SubgraphCallContext, SubgraphDataSource } from "./subgraph-client.ts";
 import { FileSupergraphManager } from "./supergraph.ts";
@@ -96,6 +97,7 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     ready: () => accepting && supergraph.state !== null,
     describe: () => ({ supergraph: supergraph.state }),
   });
+  await app.register(metricsRoutes, { supergraph: () => supergraph.state });
   await app.register(fastifyApollo(apollo), {
     context: async (request): Promise<GatewayContext> => {
       const requestId = headerValue(request.headers["x-request-id"]) ?? randomUUID();

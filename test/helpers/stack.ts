@@ -93,7 +93,11 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
     const url = await gateway.listen(0);
     closers.push(() => gateway.close());
 
-    const graphql: Stack["graphql"] = async (query, variables = {}, token) => {
+    const graphql = async <T = Record<string, unknown>>(
+      query: string,
+      variables: Record<string, unknown> = {},
+      token?: string,
+    ): Promise<GraphQLResult<T>> => {
       const res = await fetch(`${url}/graphql`, {
         method: "POST",
         headers: {
@@ -102,7 +106,7 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
         },
         body: JSON.stringify({ query, variables }),
       });
-      return { status: res.status, headers: res.headers, body: (await res.json()) as GraphQLResult["body"] };
+      return { status: res.status, headers: res.headers, body: (await res.json()) as GraphQLResult<T>["body"] };
     };
     const login = async (email: string, password: string) => {
       const res = await graphql<{ login: { token: string } }>(
