@@ -1,0 +1,39 @@
+import { pino } from "pino";
+import { ConfigError } from "../shared/config.ts";
+import { readUsersConfig, type UsersConfig } from "./config.ts";
+import { createUsersService } from "./server.ts";
+
+function loadConfig(): UsersConfig {
+  try {
+    return readUsersConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`users: ${error.message}`);
+    process.exit(1);
+  }
+}
+
+const config = loadConfig();
+const service = await createUsersService({
+  databasePath: config.databasePath,
+  internalSecret: config.internalSecret,
+  production: config.production,
+  logger: pino({ name: "users", level: config.logLevel }),
+  // The seeded accounts have well-known passwords: development data only.
+  seed: !config.production,
+  tokenIssuer: config.tokenIssuer,
+  tokenAudience: config.tokenAudience,
+  tokenTtlSeconds: config.tokenTtlSeconds,
+});
+const url = await service.listen(config.port, config.host);
+console.log(`users subgraph ready at ${url}`);
+
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await service.close();
+  process.exit(0);
+}
+process.once("SIGINT", stop);
+process.once("SIGTERM", stop);

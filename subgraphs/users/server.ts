@@ -1,0 +1,95 @@
+import type { Logger } from "pino";
+import { SqliteDatabase } from "../shared/db.ts";
+import { createSubgraphService, loadTypeDefs, type SubgraphService } from "../shared/server.ts";
+import { createLoaders, type UsersLoaders } from "./loaders.ts";
+import { migrations } from "./migrations.ts";
+import { SqliteSigningKeyRepository, SqliteUsersRepository } from "./repository.ts";
+import { createResolvers } from "./resolvers.ts";
+import { seedUsers } from "./seed.ts";
+import { createTokenIssuer } from "./tokens.ts";
+
+export const DEFAULT_TOKEN_ISSUER = "urn:shop:users";
+export const DEFAULT_TOKEN_AUDIENCE = "urn:shop:api";
+export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
+/** Path of the published signing keys; the gateway's JWKS_URL points here. */
+export const JWKS_PATH = "/.well-known/jwks.json";
+
+export interface UsersServiceOptions {
+  /** SQLite file, or ":memory:" for tests. */
+  databasePath: string;
+  /** Shared secret that verifies `x-identity-token` from the gateway and peer services. */
+  internalSecret: string;
+  /** Hides stack traces and introspection. @default false */
+  production?: boolean;
+  /** @default a pino logger at LOG_LEVEL */
+  logger?: Logger;
+  /** Inserts the missing development accounts (alice, bob, admin) at start. @default true */
+  seed?: boolean;
+  /** `iss` of issued tokens. @default "urn:shop:users" */
+  tokenIssuer?: string;
+  /** `aud` of issued tokens. @default "urn:shop:api" */
+  tokenAudience?: string;
+  /** Lifetime of issued tokens, in seconds. @default 3600 */
+  tokenTtlSeconds?: number;
+}
+
+export type UsersService = SubgraphService & {
+  /** Makes a fresh key the signing key and returns its kid; earlier keys stay published. */
+  rotateSigningKey(): Promise<string>;
+  /** The service's database, exposed for tests (query counts, row counts). */
+  readonly db: SqliteDatabase;
+};
+
+function checkOptions(options: UsersServiceOptions): void {
+  const ttl = options.tokenTtlSeconds;
+  if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1)) {
+    throw new TypeError(`tokenTtlSeconds must be a positive whole number of seconds, got ${ttl}`);
+  }
+  if (options.tokenIssuer === "") throw new TypeError("tokenIssuer must not be empty");
+  if (options.tokenAudience === "") throw new TypeError("tokenAudience must not be empty");
+}
+
+/** Builds (without listening) the users subgraph: accounts, passwords, token issuing and the JWKS. */
+export async function createUsersService(options: UsersServiceOptions): Promise<UsersService> {
+  checkOptions(options);
+  const db = new SqliteDatabase(options.databasePath);
+  try {
+    db.migrate(migrations);
+    const users = new SqliteUsersRepository(db);
+    if (options.seed ?? true) await seedUsers(users);
+    const tokens = await createTokenIssuer({
+      keys: new SqliteSigningKeyRepository(db),
+      issuer: options.tokenIssuer ?? DEFAULT_TOKEN_ISSUER,
+      audience: options.tokenAudience ?? DEFAULT_TOKEN_AUDIENCE,
+      ttlSeconds: options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS,
+    });
+
+    const service = await createSubgraphService<UsersLoaders>({
+      name: "users",
+      typeDefs: loadTypeDefs(import.meta.url),
+      resolvers: createResolvers({ users, tokens }),
+      createLoaders: () => createLoaders(users),
+      internalSecret: options.internalSecret,
+      production: options.production ?? false,
+      ...(options.logger ? { logger: options.logger } : {}),
+      routes: (app) => {
+        // Read from the database on every request, so a key rotated by another instance sharing
+        // the database is published at once; the Cache-Control lets verifiers avoid asking often.
+        app.get(JWKS_PATH, async (_request, reply) => {
+          reply.header("cache-control", "public, max-age=300");
+          return tokens.jwks();
+        });
+      },
+      onClose: () => db.close(),
+    });
+
+    return {
+      ...service,
+      rotateSigningKey: () => tokens.rotate(),
+      db,
+    };
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
