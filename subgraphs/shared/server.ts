@@ -1,7 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
-import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import {
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from "@apollo/server/plugin/disabled";
 import { buildSubgraphSchema } from "@apollo/subgraph";
 import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
 import fastifyApollo, { fastifyApolloDrainPlugin } from "@as-integrations/fastify";
@@ -86,6 +89,8 @@ export async function createSubgraphService<L>(options: SubgraphServiceOptions<L
     plugins: [
       fastifyApolloDrainPlugin(app),
       ApolloServerPluginLandingPageDisabled(),
+      // Traces are for a usage-reporting gateway this stack does not have.
+      ApolloServerPluginInlineTraceDisabled(),
       errorLogging(log) as ApolloServerPlugin<SubgraphContext<L>>,
     ],
   });

@@ -10,7 +10,7 @@ const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("bas
 describe("bearer token verification", () => {
   let server: Server;
   let jwksUrl: string;
-  let privateKey: CryptoKey;
+  let privateKey: Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
   let publicJwk: JWK;
   let auth: Authenticator;
   let strict: Authenticator;
