@@ -1,5 +1,6 @@
 import { pino } from "pino";
 import { ConfigError } from "../shared/config.ts";
+import { stopOnSignals } from "../shared/lifecycle.ts";
 import { readUsersConfig, type UsersConfig } from "./config.ts";
 import { createUsersService } from "./server.ts";
 
@@ -14,11 +15,12 @@ function loadConfig(): UsersConfig {
 }
 
 const config = loadConfig();
+const logger = pino({ name: "users", level: config.logLevel });
 const service = await createUsersService({
   databasePath: config.databasePath,
   internalSecret: config.internalSecret,
   production: config.production,
-  logger: pino({ name: "users", level: config.logLevel }),
+  logger,
   // The seeded accounts have well-known passwords: development data only.
   seed: !config.production,
   tokenIssuer: config.tokenIssuer,
@@ -27,13 +29,4 @@ const service = await createUsersService({
 });
 const url = await service.listen(config.port, config.host);
 console.log(`users subgraph ready at ${url}`);
-
-let stopping = false;
-async function stop(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  await service.close();
-  process.exit(0);
-}
-process.once("SIGINT", stop);
-process.once("SIGTERM", stop);
+stopOnSignals(service, logger);
