@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
 import { badInput, ErrorCode, forbidden } from "../shared/errors.ts";
-import { canRead, isService, requireUser } from "../shared/identity.ts";
+import { assertCanRead, isService, requireUser } from "../shared/identity.ts";
 import type { SubgraphContext } from "../shared/server.ts";
 import type { Inventory, ReservedLine } from "./inventory.ts";
 import type { OrderLoaders } from "./loaders.ts";
@@ -19,7 +19,7 @@ export interface OrderResolverDependencies {
 }
 
 function readable(order: OrderRecord | null, ctx: Context): OrderRecord | null {
-  if (order && !canRead(ctx.identity, order.userId)) throw forbidden("This order belongs to someone else");
+  if (order) assertCanRead(ctx.identity, order.userId, "This order belongs to someone else");
   return order;
 }
 
@@ -107,7 +107,7 @@ export function createOrderResolvers({
     User: {
       __resolveReference: (reference: { id: string }) => ({ id: reference.id }),
       orders: (user: { id: string }, _: unknown, ctx: Context) => {
-        if (!canRead(ctx.identity, user.id)) throw forbidden("These orders belong to someone else");
+        assertCanRead(ctx.identity, user.id, "These orders belong to someone else");
         return ctx.loaders.ordersByUser.load(user.id);
       },
     },

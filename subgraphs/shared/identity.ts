@@ -1,5 +1,5 @@
 import { jwtVerify, SignJWT } from "jose";
-import { unauthenticated } from "./errors.ts";
+import { forbidden, unauthenticated } from "./errors.ts";
 
 /**
  * Who a request is for, as the gateway (or a peer service) vouched for it. Subgraphs never
@@ -39,6 +39,16 @@ export function requireUser(identity: Identity): string {
 /** True when the identity may read data owned by `ownerId`: the owner, an admin or a peer service. */
 export function canRead(identity: Identity, ownerId: string): boolean {
   return identity.userId === ownerId || isAdmin(identity) || isService(identity);
+}
+
+/**
+ * Refuses a read of data owned by `ownerId`: an anonymous caller is asked to sign in
+ * (UNAUTHENTICATED), a signed-in caller who is not the owner, an admin or a peer is FORBIDDEN.
+ */
+export function assertCanRead(identity: Identity, ownerId: string, message = "Not allowed"): void {
+  if (canRead(identity, ownerId)) return;
+  if (!identity.userId && !identity.clientId && !isService(identity)) throw unauthenticated();
+  throw forbidden(message);
 }
 
 function key(secret: string): Uint8Array {

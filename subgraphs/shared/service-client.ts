@@ -55,7 +55,9 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
       }
       const first = body.errors?.[0];
       if (first) {
-        throw new GraphQLError(first.message, { extensions: { ...first.extensions } });
+        // The peer's code and details travel on; its stack trace does not.
+        const { stacktrace: _stacktrace, ...extensions } = first.extensions ?? {};
+        throw new GraphQLError(first.message, { extensions });
       }
       if (body.data == null) throw new Error(`Empty response from ${options.url}`);
       return body.data;

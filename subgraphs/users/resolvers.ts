@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
-import { badInput, forbidden, unauthenticated } from "../shared/errors.ts";
-import { canRead, type Identity, requireUser } from "../shared/identity.ts";
+import { badInput, unauthenticated } from "../shared/errors.ts";
+import { assertCanRead, type Identity, requireUser } from "../shared/identity.ts";
 import type { SubgraphContext } from "../shared/server.ts";
 import type { UsersLoaders } from "./loaders.ts";
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from "./password.ts";
@@ -33,12 +33,8 @@ const LOGIN_FAILED = "Invalid email or password";
 
 const toView = (user: UserRecord): UserView => ({ id: user.id, email: user.email, name: user.name });
 
-/** Anonymous callers are asked to sign in; signed-in callers reading someone else are refused. */
-function authorizeRead(identity: Identity, userId: string): void {
-  if (canRead(identity, userId)) return;
-  if (!identity.userId && !identity.clientId && !identity.service) throw unauthenticated();
-  throw forbidden("You may only read your own account");
-}
+const authorizeRead = (identity: Identity, userId: string) =>
+  assertCanRead(identity, userId, "You may only read your own account");
 
 export function createResolvers({ users, tokens }: ResolverDependencies): GraphQLResolverMap<Context> {
   async function signIn(user: UserRecord): Promise<AuthPayload> {
