@@ -17,6 +17,10 @@ export interface AuthConfig {
   readonly clockToleranceSeconds: number;
   /** Longer bearer tokens are refused without being parsed. @default 8192 */
   readonly maxTokenBytes: number;
+  /** Fetched keys are used this long before a refresh. @default 600 */
+  readonly jwksCacheSeconds: number;
+  /** While the JWKS host is down, cached keys keep verifying this long. @default 86400 */
+  readonly jwksStaleMaxAgeSeconds: number;
 }
 
 export interface GatewayConfig {
@@ -127,6 +131,8 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Gateway
       audience: str(merged, "JWT_AUDIENCE"),
       clockToleranceSeconds: int(merged, "JWT_CLOCK_TOLERANCE_SECONDS", 5, 0, 300),
       maxTokenBytes: int(merged, "JWT_MAX_TOKEN_BYTES", 8192, 256, 65536),
+      jwksCacheSeconds: int(merged, "JWKS_CACHE_SECONDS", 600, 1, 86_400),
+      jwksStaleMaxAgeSeconds: int(merged, "JWKS_STALE_MAX_AGE_SECONDS", 86_400, 0, 30 * 86_400),
     }),
     subgraphTimeoutMs: int(merged, "SUBGRAPH_TIMEOUT_MS", 10_000, 100, 300_000),
     bodyLimitBytes: int(merged, "BODY_LIMIT_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),

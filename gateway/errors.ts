@@ -80,7 +80,10 @@ export function createErrorFormatter(production: boolean) {
     const code = formatted.extensions?.code;
     if (!isPublicCode(code) || code === "INTERNAL_SERVER_ERROR") {
       if (!production) {
-        return { ...formatted, extensions: { ...formatted.extensions, code: "INTERNAL_SERVER_ERROR", originalCode: code } };
+        return {
+          ...formatted,
+          extensions: { ...formatted.extensions, code: "INTERNAL_SERVER_ERROR", originalCode: code },
+        };
       }
       return { message: "Internal server error", path: formatted.path, extensions: { code: "INTERNAL_SERVER_ERROR" } };
     }

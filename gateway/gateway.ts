@@ -2,8 +2,11 @@ import "./no-telemetry.ts";
 import { randomUUID } from "node:crypto";
 import { ApolloGateway } from "@apollo/gateway";
 import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
-import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
-import { ApolloServerPluginSchemaReportingDisabled, ApolloServerPluginUsageReportingDisabled } from "@apollo/server/plugin/disabled";
+import {
+  ApolloServerPluginLandingPageDisabled,
+  ApolloServerPluginSchemaReportingDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+} from "@apollo/server/plugin/disabled";
 import fastifyApollo, { fastifyApolloDrainPlugin } from "@as-integrations/fastify";
 import Fastify, { type FastifyInstance } from "fastify";
 import { type Logger, pino } from "pino";
@@ -55,13 +58,18 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
   const { fetcher, close: closeFetcher } = createSubgraphFetcher(config.subgraphTimeoutMs);
 
   let authenticator: Authenticator | null = null;
+  let jwksUrl: string | null | undefined;
   const supergraph = new FileSupergraphManager({
     path: config.supergraphPath,
     logger,
     onUpdate: (sdl, state) => {
-      // The default key source follows the users subgraph wherever the supergraph routes it.
-      const jwksUrl = config.auth.jwksUrl ?? defaultJwksUrl(sdl);
-      authenticator = createAuthenticator({ ...config.auth, jwksUrl });
+      // The default key source follows the users subgraph wherever the supergraph routes it;
+      // the key cache is kept unless that changes.
+      const next = config.auth.jwksUrl ?? defaultJwksUrl(sdl);
+      if (authenticator === null || next !== jwksUrl) {
+        jwksUrl = next;
+        authenticator = createAuthenticator({ ...config.auth, jwksUrl, logger });
+      }
       logger.info({ version: state.version, jwksUrl }, "supergraph loaded");
     },
   });

@@ -33,7 +33,10 @@ export function createSubgraphFetcher(timeoutMs: number): { fetcher: Fetcher; cl
 }
 
 export function signIdentity(identity: CallerIdentity, secret: Uint8Array): Promise<string> {
-  const jwt = new SignJWT({ scope: [...identity.scopes].join(" "), ...(identity.clientId && { client_id: identity.clientId }) })
+  const jwt = new SignJWT({
+    scope: [...identity.scopes].join(" "),
+    ...(identity.clientId && { client_id: identity.clientId }),
+  })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setIssuer("gateway")
     .setAudience("subgraphs")

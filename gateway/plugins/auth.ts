@@ -1,12 +1,13 @@
 import {
-  createRemoteJWKSet,
   decodeProtectedHeader,
   type JWTPayload,
   type JWTVerifyGetKey,
   type JWTVerifyOptions,
   jwtVerify,
 } from "jose";
+import type { Logger } from "pino";
 import { gatewayError } from "../errors.ts";
+import { createCachedJwks } from "./jwks.ts";
 
 /** The verified caller, as the gateway passes it on to subgraphs. */
 export interface CallerIdentity {
@@ -34,6 +35,11 @@ export interface AuthenticatorOptions {
   clockToleranceSeconds?: number;
   /** @default 8192 */
   maxTokenBytes?: number;
+  /** How long fetched keys are used before a refresh. @default 600 */
+  jwksCacheSeconds?: number;
+  /** How long cached keys keep verifying while the JWKS host is down. @default 86400 */
+  jwksStaleMaxAgeSeconds?: number;
+  logger?: Pick<Logger, "warn" | "info">;
 }
 
 export interface Authenticator {
@@ -64,10 +70,11 @@ function scopesOf(payload: JWTPayload): Set<string> {
 export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
   const maxTokenBytes = options.maxTokenBytes ?? 8192;
   const jwks: JWTVerifyGetKey | null = options.jwksUrl
-    ? createRemoteJWKSet(new URL(options.jwksUrl), {
-        timeoutDuration: 5000,
-        cooldownDuration: 30_000,
-        cacheMaxAge: 10 * 60_000,
+    ? createCachedJwks({
+        url: options.jwksUrl,
+        maxAgeMs: (options.jwksCacheSeconds ?? 600) * 1000,
+        staleMaxAgeMs: (options.jwksStaleMaxAgeSeconds ?? 86_400) * 1000,
+        ...(options.logger && { logger: options.logger }),
       })
     : null;
   const secret = options.jwtSecret ? new TextEncoder().encode(options.jwtSecret) : null;

@@ -64,6 +64,9 @@ export const metricsRoutes: FastifyPluginAsync<MetricsOptions> = async (app, opt
     duration.observe({ route, method: request.method }, reply.elapsedTime / 1000);
   });
   app.get("/metrics", async (_request, reply) =>
-    reply.header("content-type", registry.contentType).header("cache-control", "no-store").send(await registry.metrics()),
+    reply
+      .header("content-type", registry.contentType)
+      .header("cache-control", "no-store")
+      .send(await registry.metrics()),
   );
 };
