@@ -7,8 +7,8 @@ import { loadConfig } from "../../gateway/config.ts";
 import { createGateway, type Gateway } from "../../gateway/gateway.ts";
 import { composeSupergraph, DEFAULT_CONFIG, readSupergraphConfig } from "../../schema/compose.ts";
 import { createOrdersService } from "../../subgraphs/orders/server.ts";
-import { createPaymentsService } from "../../subgraphs/payments/server.ts";
 import { createProviderSandbox } from "../../subgraphs/payments/sandbox/server.ts";
+import { createPaymentsService } from "../../subgraphs/payments/server.ts";
 import { createProductsService } from "../../subgraphs/products/server.ts";
 import { createUsersService } from "../../subgraphs/users/server.ts";
 
@@ -17,7 +17,14 @@ export const silent = pino({ level: "silent" });
 export interface GraphQLResult<T = Record<string, unknown>> {
   status: number;
   headers: Headers;
-  body: { data?: T | null; errors?: { message: string; path?: (string | number)[]; extensions?: { code?: string } & Record<string, unknown> }[] };
+  body: {
+    data?: T | null;
+    errors?: {
+      message: string;
+      path?: (string | number)[];
+      extensions?: { code?: string } & Record<string, unknown>;
+    }[];
+  };
 }
 
 export interface Stack {

@@ -32,7 +32,17 @@ test("`npm run gateway -- --supergraph FILE --port 0` serves any supergraph alon
   delete env.APOLLO_TELEMETRY_DISABLED;
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "--import", "./test/helpers/record-connections.ts", "gateway/index.ts", "--supergraph", stack.supergraphPath, "--port", "0"],
+    [
+      "--import",
+      "tsx",
+      "--import",
+      "./test/helpers/record-connections.ts",
+      "gateway/index.ts",
+      "--supergraph",
+      stack.supergraphPath,
+      "--port",
+      "0",
+    ],
     { env, stdio: ["ignore", "pipe", "inherit"] },
   );
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
@@ -53,7 +63,9 @@ test("`npm run gateway -- --supergraph FILE --port 0` serves any supergraph alon
     const login = await fetch(url, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ query: 'mutation { login(email: "alice@example.com", password: "alice-password") { token } }' }),
+      body: JSON.stringify({
+        query: 'mutation { login(email: "alice@example.com", password: "alice-password") { token } }',
+      }),
     });
     const token = ((await login.json()) as { data: { login: { token: string } } }).data.login.token;
     const me = await fetch(url, {

@@ -37,7 +37,18 @@ describe("the shop through the gateway", () => {
 
     const placed = await stack.graphql<{
       placeOrder: { id: string; status: string; totalCents: number; items: { unitPriceCents: number }[] };
-    }>(PLACE_ORDER, { input: { items: [{ productId: a!.id, quantity: 2 }, { productId: b!.id, quantity: 1 }] } }, token);
+    }>(
+      PLACE_ORDER,
+      {
+        input: {
+          items: [
+            { productId: a!.id, quantity: 2 },
+            { productId: b!.id, quantity: 1 },
+          ],
+        },
+      },
+      token,
+    );
     assert.equal(placed.body.errors, undefined, JSON.stringify(placed.body.errors));
     const order = placed.body.data!.placeOrder;
     assert.equal(order.status, "PENDING");
@@ -56,7 +67,9 @@ describe("the shop through the gateway", () => {
     assert.equal(paid.body.data?.processPayment.amountCents, order.totalCents);
 
     const picture = await stack.graphql<{
-      me: { orders: { id: string; status: string; items: { product: { name: string } }[]; payment: { status: string } }[] };
+      me: {
+        orders: { id: string; status: string; items: { product: { name: string } }[]; payment: { status: string } }[];
+      };
     }>("{ me { orders { id status items { product { name } } payment { status } } } }", {}, token);
     assert.equal(picture.body.errors, undefined, JSON.stringify(picture.body.errors));
     const mine = picture.body.data!.me.orders;
@@ -82,7 +95,11 @@ describe("the shop through the gateway", () => {
       token,
     );
     assert.equal(declined.body.errors?.[0]?.extensions?.code, "PAYMENT_DECLINED");
-    const order = await stack.graphql<{ order: { status: string } }>(`{ order(id: "${orderId}") { status } }`, {}, token);
+    const order = await stack.graphql<{ order: { status: string } }>(
+      `{ order(id: "${orderId}") { status } }`,
+      {},
+      token,
+    );
     assert.equal(order.body.data?.order.status, "PENDING");
   });
 
@@ -147,7 +164,13 @@ describe("the shop through the gateway", () => {
     const stockBefore = await stack.graphql<{ product: { stock: number } }>('{ product(id: "prod-040") { stock } }');
 
     const cases: [unknown[], string][] = [
-      [[{ productId: "prod-040", quantity: 1 }, { productId: "no-such-product", quantity: 1 }], "BAD_USER_INPUT"],
+      [
+        [
+          { productId: "prod-040", quantity: 1 },
+          { productId: "no-such-product", quantity: 1 },
+        ],
+        "BAD_USER_INPUT",
+      ],
       [[{ productId: "prod-040", quantity: 0 }], "BAD_USER_INPUT"],
       [[{ productId: "prod-040", quantity: -3 }], "BAD_USER_INPUT"],
       [[{ productId: "prod-040", quantity: 1_000_000 }], "BAD_USER_INPUT"],
@@ -157,7 +180,11 @@ describe("the shop through the gateway", () => {
       const res = await stack.graphql(PLACE_ORDER, { input: { items } }, token);
       assert.equal(res.body.errors?.[0]?.extensions?.code, code, JSON.stringify({ items, body: res.body }));
     }
-    const huge = await stack.graphql(PLACE_ORDER, { input: { items: [{ productId: "prod-040", quantity: 2 ** 40 }] } }, token);
+    const huge = await stack.graphql(
+      PLACE_ORDER,
+      { input: { items: [{ productId: "prod-040", quantity: 2 ** 40 }] } },
+      token,
+    );
     assert.equal(huge.status, 400);
     assert.equal(huge.body.errors?.[0]?.extensions?.code, "BAD_USER_INPUT");
 

@@ -45,13 +45,16 @@ describe("bearer token verification", () => {
       .sign(privateKey);
 
   async function refused(authenticator: Authenticator, header: string) {
-    await assert.rejects(authenticator.authenticate(header), (error: Error & { extensions?: Record<string, unknown> }) => {
-      assert.equal(error.extensions?.code, "UNAUTHENTICATED");
-      const http = error.extensions?.http as { status: number; headers: Map<string, string> };
-      assert.equal(http.status, 401);
-      assert.match(http.headers.get("www-authenticate") ?? "", /^Bearer realm=/);
-      return true;
-    });
+    await assert.rejects(
+      authenticator.authenticate(header),
+      (error: Error & { extensions?: Record<string, unknown> }) => {
+        assert.equal(error.extensions?.code, "UNAUTHENTICATED");
+        const http = error.extensions?.http as { status: number; headers: Map<string, string> };
+        assert.equal(http.status, 401);
+        assert.match(http.headers.get("www-authenticate") ?? "", /^Bearer realm=/);
+        return true;
+      },
+    );
   }
 
   test("no header is an anonymous caller", async () => {

@@ -19,7 +19,12 @@ test("production turns introspection off and requires an internal secret", () =>
 });
 
 test("flags win over the environment", () => {
-  const config = loadConfig({ PORT: "5000", SUPERGRAPH_PATH: "a.graphql" }, ["--port", "0", "--supergraph", "b.graphql"]);
+  const config = loadConfig({ PORT: "5000", SUPERGRAPH_PATH: "a.graphql" }, [
+    "--port",
+    "0",
+    "--supergraph",
+    "b.graphql",
+  ]);
   assert.equal(config.port, 0);
   assert.match(config.supergraphPath, /b\.graphql$/);
 });
@@ -35,6 +40,9 @@ test("a bad value names its variable", () => {
     [{ SUBGRAPH_TIMEOUT_MS: "5" }, /SUBGRAPH_TIMEOUT_MS/],
   ];
   for (const [env, message] of cases) {
-    assert.throws(() => loadConfig(env), (error: Error) => error instanceof ConfigError && message.test(error.message));
+    assert.throws(
+      () => loadConfig(env),
+      (error: Error) => error instanceof ConfigError && message.test(error.message),
+    );
   }
 });
