@@ -10,12 +10,16 @@ if (file) {
   const record = (kind: string, target: unknown) => appendFileSync(file, `${kind} ${String(target)}\n`);
   const connect = net.Socket.prototype.connect;
   net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
-    const first = args[0] as { host?: string; path?: string; port?: number } | number | string;
-    if (typeof first === "object" && first !== null)
-      record("connect", first.path ?? `${first.host ?? "localhost"}:${first.port}`);
-    else if (typeof first === "number")
+    // Node calls this with (options), (port, host), (path) or, internally, ([options, callback]).
+    const first = Array.isArray(args[0]) ? args[0][0] : args[0];
+    if (typeof first === "object" && first !== null) {
+      const o = first as { host?: string; path?: string; port?: number | string };
+      record("connect", o.path ?? `${o.host ?? "localhost"}:${o.port ?? ""}`);
+    } else if (typeof first === "number" || /^\d+$/.test(String(first))) {
       record("connect", `${typeof args[1] === "string" ? args[1] : "localhost"}:${first}`);
-    else record("connect", first);
+    } else {
+      record("connect", first);
+    }
     return (connect as (...a: unknown[]) => net.Socket).apply(this, args);
   } as typeof connect;
   const lookup = dns.lookup;

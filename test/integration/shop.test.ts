@@ -219,7 +219,7 @@ describe("the shop through the gateway", () => {
     const token = await stack.login("alice@example.com", "alice-password");
     const [header, payload] = token.split(".");
     const tampered = `${header}.${Buffer.from(JSON.stringify({ sub: "someone-else", exp: 9999999999 })).toString("base64url")}.${token.split(".")[2]}`;
-    for (const bad of [tampered, "garbage", `${header}.${payload}.`, "a".repeat(20_000)]) {
+    for (const bad of [tampered, "garbage", `${header}.${payload}.`, `${token}${"a".repeat(10_000)}`]) {
       const res = await stack.graphql("{ products(first: 1) { nodes { id } } }", {}, bad);
       assert.equal(res.status, 401, bad.slice(0, 40));
       assert.equal(res.body.errors?.[0]?.extensions?.code, "UNAUTHENTICATED");
