@@ -8,7 +8,7 @@ import {
   ApolloServerPluginUsageReportingDisabled,
 } from "@apollo/server/plugin/disabled";
 import fastifyApollo, { fastifyApolloDrainPlugin } from "@as-integrations/fastify";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import { type Logger, pino } from "pino";
 import type { GatewayConfig } from "./config.ts";
 import { createErrorFormatter } from "./errors.ts";
@@ -106,13 +106,13 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     describe: () => ({ supergraph: supergraph.state }),
   });
   await app.register(metricsRoutes, { supergraph: () => supergraph.state });
-  await app.register(fastifyApollo(apollo), {
-    context: async (request): Promise<GatewayContext> => {
-      const requestId = headerValue(request.headers["x-request-id"]) ?? randomUUID();
-      const identity = await authenticator!.authenticate(headerValue(request.headers.authorization));
-      return { identity, requestId, ip: request.ip };
-    },
-  });
+  /** The one place a request becomes a GatewayContext: /graphql and every other entry use it. */
+  const buildContext = async (request: FastifyRequest): Promise<GatewayContext> => {
+    const requestId = headerValue(request.headers["x-request-id"]) ?? randomUUID();
+    const identity = await authenticator!.authenticate(headerValue(request.headers.authorization));
+    return { identity, requestId, ip: request.ip };
+  };
+  await app.register(fastifyApollo(apollo), { context: buildContext });
 
   return {
     app,
