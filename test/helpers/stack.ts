@@ -1,18 +1,9 @@
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pino } from "pino";
 import { loadConfig } from "../../gateway/config.ts";
 import { createGateway, type Gateway } from "../../gateway/gateway.ts";
-import { composeSupergraph, DEFAULT_CONFIG, readSupergraphConfig } from "../../schema/compose.ts";
-import { createOrdersService } from "../../subgraphs/orders/server.ts";
-import { createProviderSandbox } from "../../subgraphs/payments/sandbox/server.ts";
-import { createPaymentsService } from "../../subgraphs/payments/server.ts";
-import { createProductsService } from "../../subgraphs/products/server.ts";
-import { createUsersService } from "../../subgraphs/users/server.ts";
-
-export const silent = pino({ level: "silent" });
+import { composeFor, type Services, silent, startServices } from "./services.ts";
 
 export interface GraphQLResult<T = Record<string, unknown>> {
   status: number;
@@ -31,12 +22,12 @@ export interface Stack {
   /** Gateway base URL, e.g. http://127.0.0.1:41234 */
   url: string;
   gateway: Gateway;
-  users: Awaited<ReturnType<typeof createUsersService>>;
-  products: Awaited<ReturnType<typeof createProductsService>>;
-  orders: Awaited<ReturnType<typeof createOrdersService>>;
-  payments: Awaited<ReturnType<typeof createPaymentsService>>;
-  sandbox: Awaited<ReturnType<typeof createProviderSandbox>>;
-  subgraphUrls: Record<"users" | "products" | "orders" | "payments", string>;
+  users: Services["users"];
+  products: Services["products"];
+  orders: Services["orders"];
+  payments: Services["payments"];
+  sandbox: Services["sandbox"];
+  subgraphUrls: Services["subgraphUrls"];
   internalSecret: string;
   supergraphPath: string;
   graphql<T = Record<string, unknown>>(
@@ -48,46 +39,21 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-/** Composes the repository's subgraph schemas with the given routing URLs. */
-export function composeFor(urls: Record<string, string>): string {
-  const sources = readSupergraphConfig(DEFAULT_CONFIG).map((s) => ({ ...s, url: urls[s.name] ?? s.url }));
-  return composeSupergraph(sources);
-}
+export { composeFor, silent };
 
 /**
  * Starts every service of the shop for real, each on port 0 with an in-memory database, and the
  * gateway over a supergraph composed with their actual URLs. Always `close()` it.
  */
 export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
-  const internalSecret = randomBytes(32).toString("hex");
   const dir = mkdtempSync(join(tmpdir(), "stack-"));
   const closers: (() => Promise<void>)[] = [];
   try {
-    const sandbox = await createProviderSandbox({ apiKey: "sk_test_stack", logger: silent });
-    const sandboxUrl = await sandbox.listen(0);
-    closers.push(() => sandbox.close());
-
-    const common = { databasePath: ":memory:", internalSecret, logger: silent };
-    const users = await createUsersService({ ...common });
-    const usersUrl = await users.listen(0);
-    closers.push(() => users.close());
-    const products = await createProductsService({ ...common });
-    const productsUrl = await products.listen(0);
-    closers.push(() => products.close());
-    const orders = await createOrdersService({ ...common, productsUrl });
-    const ordersUrl = await orders.listen(0);
-    closers.push(() => orders.close());
-    const payments = await createPaymentsService({
-      ...common,
-      ordersUrl,
-      provider: { url: sandboxUrl, apiKey: "sk_test_stack" },
-    });
-    const paymentsUrl = await payments.listen(0);
-    closers.push(() => payments.close());
-
-    const subgraphUrls = { users: usersUrl, products: productsUrl, orders: ordersUrl, payments: paymentsUrl };
+    const services = await startServices();
+    closers.push(() => services.close());
+    const { users, products, orders, payments, sandbox, subgraphUrls, internalSecret } = services;
     const supergraphPath = join(dir, "supergraph.graphql");
-    writeFileSync(supergraphPath, composeFor(subgraphUrls));
+    writeFileSync(supergraphPath, services.supergraphSdl);
 
     const config = loadConfig({
       INTERNAL_SECRET: internalSecret,

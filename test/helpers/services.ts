@@ -1,0 +1,80 @@
+import { randomBytes } from "node:crypto";
+import { pino } from "pino";
+import { composeSupergraph, DEFAULT_CONFIG, readSupergraphConfig } from "../../schema/compose.ts";
+import { createOrdersService } from "../../subgraphs/orders/server.ts";
+import { createProviderSandbox } from "../../subgraphs/payments/sandbox/server.ts";
+import { createPaymentsService } from "../../subgraphs/payments/server.ts";
+import { createProductsService } from "../../subgraphs/products/server.ts";
+import { createUsersService } from "../../subgraphs/users/server.ts";
+
+export const silent = pino({ level: "silent" });
+
+export interface Services {
+  users: Awaited<ReturnType<typeof createUsersService>>;
+  products: Awaited<ReturnType<typeof createProductsService>>;
+  orders: Awaited<ReturnType<typeof createOrdersService>>;
+  payments: Awaited<ReturnType<typeof createPaymentsService>>;
+  sandbox: Awaited<ReturnType<typeof createProviderSandbox>>;
+  subgraphUrls: Record<"users" | "products" | "orders" | "payments", string>;
+  internalSecret: string;
+  /** A supergraph composed from the repository's schemas, routing to these services. */
+  supergraphSdl: string;
+  close(): Promise<void>;
+}
+
+/** Composes the repository's subgraph schemas with the given routing URLs. */
+export function composeFor(urls: Record<string, string>): string {
+  const sources = readSupergraphConfig(DEFAULT_CONFIG).map((s) => ({ ...s, url: urls[s.name] ?? s.url }));
+  return composeSupergraph(sources);
+}
+
+/**
+ * Starts the four subgraphs and the provider sandbox for real, each on port 0 with an in-memory
+ * database and one shared random internal secret. Always `close()` them.
+ */
+export async function startServices(): Promise<Services> {
+  const internalSecret = randomBytes(32).toString("hex");
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const closer of closers.reverse()) await closer().catch(() => {});
+  };
+  try {
+    const sandbox = await createProviderSandbox({ apiKey: "sk_test_stack", logger: silent });
+    const sandboxUrl = await sandbox.listen(0);
+    closers.push(() => sandbox.close());
+
+    const common = { databasePath: ":memory:", internalSecret, logger: silent };
+    const users = await createUsersService({ ...common });
+    const usersUrl = await users.listen(0);
+    closers.push(() => users.close());
+    const products = await createProductsService({ ...common });
+    const productsUrl = await products.listen(0);
+    closers.push(() => products.close());
+    const orders = await createOrdersService({ ...common, productsUrl });
+    const ordersUrl = await orders.listen(0);
+    closers.push(() => orders.close());
+    const payments = await createPaymentsService({
+      ...common,
+      ordersUrl,
+      provider: { url: sandboxUrl, apiKey: "sk_test_stack" },
+    });
+    const paymentsUrl = await payments.listen(0);
+    closers.push(() => payments.close());
+
+    const subgraphUrls = { users: usersUrl, products: productsUrl, orders: ordersUrl, payments: paymentsUrl };
+    return {
+      users,
+      products,
+      orders,
+      payments,
+      sandbox,
+      subgraphUrls,
+      internalSecret,
+      supergraphSdl: composeFor(subgraphUrls),
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
