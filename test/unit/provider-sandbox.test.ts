@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
+import { connect, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { pino } from "pino";
 import { IdempotencyStore } from "../../subgraphs/payments/sandbox/idempotency.ts";
@@ -189,16 +191,68 @@ describe("payment provider sandbox", () => {
     assert.deepEqual(sandbox.stats(), afterFirst);
   });
 
+  /**
+   * Sends the same request over `count` sockets that are all connected first, writing every
+   * request in one synchronous loop, so they reach the sandbox together rather than one by one
+   * as connections happen to open.
+   */
+  async function sendTogether(count: number, path: string, headers: Record<string, string>, body: string) {
+    const { port } = new URL(baseUrl);
+    const sockets = await Promise.all(
+      Array.from(
+        { length: count },
+        () =>
+          new Promise<Socket>((resolve, reject) => {
+            const socket = connect(Number(port), "127.0.0.1", () => resolve(socket));
+            socket.once("error", reject);
+          }),
+      ),
+    );
+    const responses = sockets.map(
+      (socket) =>
+        new Promise<{ status: number; replayed: boolean; body: string }>((resolve, reject) => {
+          const req = httpRequest({ method: "POST", path, headers, createConnection: () => socket }, (res) => {
+            let text = "";
+            res.setEncoding("utf8");
+            res.on("data", (chunk) => (text += chunk));
+            res.on("end", () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                replayed: res.headers["idempotent-replayed"] === "true",
+                body: text,
+              }),
+            );
+          });
+          req.once("error", reject);
+          req.end(body);
+        }),
+    );
+    try {
+      return await Promise.all(responses);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
+  }
+
   test("20 concurrent requests with one key make exactly one charge", async () => {
     const key = uniqueKey();
     const before = sandbox.stats();
-    const responses = await Promise.all(
-      Array.from({ length: 20 }, () => createIntent(charge("pm_card_ok", "4242"), { key })),
+    const body = new URLSearchParams(charge("pm_card_ok", "4242")).toString();
+    const responses = await sendTogether(
+      20,
+      "/v1/payment_intents",
+      {
+        authorization: `Bearer ${API_KEY}`,
+        "content-type": "application/x-www-form-urlencoded",
+        "content-length": String(Buffer.byteLength(body)),
+        "idempotency-key": key,
+        connection: "close",
+      },
+      body,
     );
-    const bodies = await Promise.all(responses.map((r) => r.json() as Promise<{ id: string }>));
     assert.ok(responses.every((r) => r.status === 200));
-    assert.equal(new Set(bodies.map((b) => b.id)).size, 1);
-    assert.equal(responses.filter((r) => r.headers.get("idempotent-replayed") === "true").length, 19);
+    assert.equal(new Set(responses.map((r) => (JSON.parse(r.body) as { id: string }).id)).size, 1);
+    assert.equal(responses.filter((r) => r.replayed).length, 19);
     const after = sandbox.stats();
     assert.equal(after.charges - before.charges, 1);
     assert.equal(after.succeeded - before.succeeded, 1);

@@ -1,0 +1,83 @@
+import type { Logger } from "pino";
+import { SqliteDatabase } from "../shared/db.ts";
+import { createSubgraphService, loadTypeDefs, type SubgraphService } from "../shared/server.ts";
+import { createPaymentLoaders } from "./loaders.ts";
+import { migrations } from "./migrations.ts";
+import { createOrdersClient } from "./orders-client.ts";
+import { createPaymentProvider, type PaymentProviderOptions } from "./provider.ts";
+import { SqlitePaymentRepository } from "./repository.ts";
+import { createPaymentResolvers } from "./resolvers.ts";
+
+export interface PaymentsServiceOptions {
+  /** SQLite file, or ":memory:" for a throw-away store. */
+  databasePath: string;
+  /** Shared secret that verifies identity tokens and signs this service's calls to orders. */
+  internalSecret: string;
+  /** GraphQL endpoint of the orders subgraph, called peer to peer to read and mark orders. */
+  ordersUrl: string;
+  /** The Stripe-compatible provider: the sandbox in development, a real one by URL and key. */
+  provider: Omit<PaymentProviderOptions, "logger">;
+  /** Hides stack traces and introspection. @default false */
+  production?: boolean;
+  /** @default a pino logger at LOG_LEVEL */
+  logger?: Logger;
+  /**
+   * How long a payment being charged keeps other idempotency keys from charging the same order.
+   * @default 60_000
+   */
+  processingLeaseMs?: number;
+}
+
+export type PaymentsService = SubgraphService & {
+  /** The service's database; tests read `queryCount` through it. */
+  readonly db: SqliteDatabase;
+};
+
+function requireHttpUrl(name: string, value: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new TypeError(`${name} must be an absolute http(s) URL, got "${value}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new TypeError(`${name} must be an http(s) URL, got "${value}"`);
+  }
+}
+
+/** Builds the payments subgraph (charges through the provider, marks orders paid) without listening. */
+export async function createPaymentsService(options: PaymentsServiceOptions): Promise<PaymentsService> {
+  requireHttpUrl("ordersUrl", options.ordersUrl);
+  requireHttpUrl("provider.url", options.provider.url);
+  if (!options.provider.apiKey) throw new TypeError("provider.apiKey must not be empty");
+
+  const db = new SqliteDatabase(options.databasePath);
+  const orders = createOrdersClient({
+    url: options.ordersUrl,
+    internalSecret: options.internalSecret,
+    logger: options.logger,
+  });
+  const provider = createPaymentProvider({ ...options.provider, logger: options.logger });
+  const release = async () => {
+    await Promise.allSettled([orders.close(), provider.close()]);
+    db.close();
+  };
+  try {
+    db.migrate(migrations);
+    const repository = new SqlitePaymentRepository(db, { processingLeaseMs: options.processingLeaseMs });
+    const service = await createSubgraphService({
+      name: "payments",
+      typeDefs: loadTypeDefs(import.meta.url),
+      resolvers: createPaymentResolvers({ repository, orders, provider }),
+      createLoaders: () => createPaymentLoaders(repository),
+      internalSecret: options.internalSecret,
+      production: options.production,
+      logger: options.logger,
+      onClose: release,
+    });
+    return Object.assign(service, { db });
+  } catch (error) {
+    await release();
+    throw error;
+  }
+}
