@@ -39,6 +39,8 @@ export interface GatewayConfig {
   readonly subgraphTimeoutMs: number;
   /** Largest accepted request body. @default 1048576 */
   readonly bodyLimitBytes: number;
+  /** Largest JSON body the REST shim (`/api/*`) accepts; larger ones get 413. @default 65536 */
+  readonly restBodyLimitBytes: number;
   /** @default !production */
   readonly introspection: boolean;
   /** @default "info" */
@@ -136,6 +138,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Gateway
     }),
     subgraphTimeoutMs: int(merged, "SUBGRAPH_TIMEOUT_MS", 10_000, 100, 300_000),
     bodyLimitBytes: int(merged, "BODY_LIMIT_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
+    restBodyLimitBytes: int(merged, "REST_BODY_LIMIT_BYTES", 64 * 1024, 1024, 64 * 1024 * 1024),
     introspection: bool(merged, "INTROSPECTION", !production),
     logLevel: str(merged, "LOG_LEVEL") ?? "info",
   });

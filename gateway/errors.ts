@@ -22,6 +22,12 @@ export const ERROR_CODES = {
   PERSISTED_QUERY_NOT_FOUND: { status: 200 },
   PERSISTED_QUERY_NOT_SUPPORTED: { status: 200 },
   NOT_FOUND: { status: 404 },
+  /** REST shim: a known path with another method (with `Allow`). */
+  METHOD_NOT_ALLOWED: { status: 405 },
+  /** REST shim: a body over the size limit. */
+  PAYLOAD_TOO_LARGE: { status: 413 },
+  /** REST shim: a body that is not `application/json`. */
+  UNSUPPORTED_MEDIA_TYPE: { status: 415 },
   INSUFFICIENT_STOCK: { status: 409 },
   PAYMENT_DECLINED: { status: 402 },
   SUBGRAPH_UNAVAILABLE: { status: 503 },

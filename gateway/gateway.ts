@@ -16,6 +16,7 @@ import { type Authenticator, createAuthenticator } from "./plugins/auth.ts";
 import { healthRoutes } from "./plugins/health.ts";
 import { metricsRoutes } from "./plugins/metrics.ts";
 import { subgraphUnavailableStatus } from "./plugins/subgraph-status.ts";
+import { REST_PREFIX, restRoutes } from "./rest/index.ts";
 import { createSubgraphFetcher, type SubgraphCallContext, SubgraphDataSource } from "./subgraph-client.ts";
 import { FileSupergraphManager } from "./supergraph.ts";
 import { subgraphUrls } from "./supergraph-info.ts";
@@ -112,6 +113,15 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     const identity = await authenticator!.authenticate(headerValue(request.headers.authorization));
     return { identity, requestId, ip: request.ip };
   };
+  // The REST shim runs its operations through this same Apollo Server and context.
+  await app.register(restRoutes, {
+    prefix: REST_PREFIX,
+    apollo,
+    buildContext,
+    schema: () => gateway.schema,
+    bodyLimitBytes: config.restBodyLimitBytes,
+    logger: logger.child({ component: "rest" }),
+  });
   await app.register(fastifyApollo(apollo), { context: buildContext });
 
   return {
