@@ -1,5 +1,9 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { type ObservabilityConfig, tracesUrlOf } from "./observability/options.ts";
+import { parseCidrs } from "./plugins/guards/access.ts";
+import { DEFAULT_THROTTLE_EXEMPT, type GuardsConfig } from "./plugins/guards/options.ts";
+import { parseOverrides } from "./plugins/guards/policy.ts";
 
 /** Used only outside production when INTERNAL_SECRET is unset; `npm start` always sets a random one. */
 const DEVELOPMENT_INTERNAL_SECRET = "development-only-internal-secret-do-not-deploy";
@@ -35,6 +39,11 @@ export interface GatewayConfig {
   /** Signs the identity the gateway passes to subgraphs. */
   readonly internalSecret: string;
   readonly auth: AuthConfig;
+  /**
+   * HTTP client for subgraph fetches: "undici" (keep-alive pool) or "default" (@apollo/gateway's own,
+   * slower; kept as a baseline for benchmarks and as a fallback). @default "undici"
+   */
+  readonly subgraphFetcher: "undici" | "default";
   /** Per-subgraph request timeout. @default 10000 */
   readonly subgraphTimeoutMs: number;
   /** Largest accepted request body. @default 1048576 */
@@ -45,6 +54,10 @@ export interface GatewayConfig {
   readonly introspection: boolean;
   /** @default "info" */
   readonly logLevel: string;
+  /** Request log, metrics and tracing (see gateway/observability/options.ts). */
+  readonly observability: ObservabilityConfig;
+  /** Rate limits, shape limits, throttling and blocking (see gateway/plugins/guards). */
+  readonly guards: GuardsConfig;
 }
 
 export class ConfigError extends Error {
@@ -74,6 +87,15 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = str(env, name);
+  if (raw === null) return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${allowed.join(", ")}, got "${raw}"`);
+  }
+  return raw as T;
 }
 
 function url(env: Env, name: string): string | null {
@@ -136,10 +158,92 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Gateway
       jwksCacheSeconds: int(merged, "JWKS_CACHE_SECONDS", 600, 1, 86_400),
       jwksStaleMaxAgeSeconds: int(merged, "JWKS_STALE_MAX_AGE_SECONDS", 86_400, 0, 30 * 86_400),
     }),
+    subgraphFetcher: oneOf(merged, "SUBGRAPH_FETCHER", ["undici", "default"] as const, "undici"),
     subgraphTimeoutMs: int(merged, "SUBGRAPH_TIMEOUT_MS", 10_000, 100, 300_000),
     bodyLimitBytes: int(merged, "BODY_LIMIT_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
     restBodyLimitBytes: int(merged, "REST_BODY_LIMIT_BYTES", 64 * 1024, 1024, 64 * 1024 * 1024),
     introspection: bool(merged, "INTROSPECTION", !production),
     logLevel: str(merged, "LOG_LEVEL") ?? "info",
+    observability: observabilityConfig(merged),
+    guards: guardsConfig(merged),
+  });
+}
+
+/** A value parsed by `parse`; its RangeError becomes a ConfigError naming the variable. */
+function parsed<T>(env: Env, name: string, parse: (raw: string) => T, fallback: T): T {
+  const raw = str(env, name);
+  if (raw === null) return fallback;
+  try {
+    return parse(raw);
+  } catch (error) {
+    throw new ConfigError(`${name}: ${(error as Error).message}`);
+  }
+}
+
+/** A CIDR list; "none" means an empty list where the default is not. */
+function cidrs(env: Env, name: string, fallback: readonly string[]): readonly string[] {
+  return Object.freeze(parsed(env, name, (raw) => (raw === "none" ? [] : parseCidrs(raw)), [...fallback]));
+}
+
+function guardsConfig(env: Env): GuardsConfig {
+  const redisUrl = str(env, "REDIS_URL");
+  if (redisUrl !== null && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
+    throw new ConfigError(`REDIS_URL must be a redis:// or rediss:// URL, got "${redisUrl}"`);
+  }
+  const trustedProxies = parsed(
+    env,
+    "TRUSTED_PROXIES",
+    (raw) =>
+      raw.split(",").flatMap((entry) => {
+        const name = entry.trim();
+        if (name === "") return [];
+        return ["loopback", "linklocal", "uniquelocal"].includes(name) ? [name] : parseCidrs(name);
+      }),
+    [] as string[],
+  );
+  const throttleRps = int(env, "THROTTLE_RPS", 50, 0, 1_000_000);
+  return Object.freeze({
+    redisUrl,
+    redisKeyPrefix: str(env, "REDIS_KEY_PREFIX") ?? "shop:ratelimit:",
+    rateLimitOverrides: parsed(env, "RATE_LIMIT_OVERRIDES", parseOverrides, new Map()),
+    rateLimitMaxEntries: int(env, "RATE_LIMIT_MAX_ENTRIES", 100_000, 100, 10_000_000),
+    maxDepth: int(env, "MAX_DEPTH", 10, 0, 1000),
+    maxIntrospectionDepth: int(env, "MAX_INTROSPECTION_DEPTH", 15, 0, 1000),
+    maxAliases: int(env, "MAX_ALIASES", 20, 0, 100_000),
+    maxRootFields: int(env, "MAX_ROOT_FIELDS", 10, 0, 100_000),
+    maxDirectives: int(env, "MAX_DIRECTIVES", 4, 0, 1000),
+    maxRepeatedFields: int(env, "MAX_REPEATED_FIELDS", 5, 0, 100_000),
+    maxCost: int(env, "MAX_COST", 1000, 0, 1_000_000_000),
+    defaultListSize: int(env, "COST_DEFAULT_LIST_SIZE", 10, 0, 100_000),
+    maxTokens: int(env, "MAX_TOKENS", 2000, 0, 1_000_000),
+    batchMax: int(env, "BATCH_MAX", 0, 0, 1000),
+    throttleRps,
+    throttleBurst: int(env, "THROTTLE_BURST", Math.max(100, throttleRps * 2), 1, 10_000_000),
+    throttleExempt: cidrs(env, "THROTTLE_EXEMPT", DEFAULT_THROTTLE_EXEMPT),
+    ipAllow: cidrs(env, "IP_ALLOW", []),
+    ipDeny: cidrs(env, "IP_DENY", []),
+    trustedProxies: Object.freeze(trustedProxies),
+    blockThreshold: int(env, "BLOCK_THRESHOLD", 30, 0, 1_000_000),
+    blockWindowSeconds: int(env, "BLOCK_WINDOW_SECONDS", 60, 1, 86_400),
+    blockDurationSeconds: int(env, "BLOCK_DURATION_SECONDS", 900, 1, 30 * 86_400),
+  });
+}
+
+function observabilityConfig(env: Env): ObservabilityConfig {
+  const base = url(env, "OTEL_EXPORTER_OTLP_ENDPOINT");
+  const traces = url(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+  const tracesOff = str(env, "OTEL_TRACES_EXPORTER") === "none" || bool(env, "OTEL_SDK_DISABLED", false);
+  const ratio = str(env, "OTEL_TRACES_SAMPLER_ARG");
+  const sampleRatio = ratio === null ? 1 : Number(ratio);
+  if (!Number.isFinite(sampleRatio) || sampleRatio < 0 || sampleRatio > 1) {
+    throw new ConfigError(`OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1, got "${ratio}"`);
+  }
+  return Object.freeze({
+    logRequests: bool(env, "LOG_REQUESTS", true),
+    metricsEnabled: bool(env, "METRICS_ENABLED", true),
+    maxOperationNames: int(env, "METRICS_MAX_OPERATION_NAMES", 100, 0, 10_000),
+    otlpTracesUrl: tracesOff ? null : (traces ?? (base === null ? null : tracesUrlOf(base))),
+    serviceName: str(env, "OTEL_SERVICE_NAME") ?? "gateway",
+    traceSampleRatio: sampleRatio,
   });
 }

@@ -1,5 +1,4 @@
 import "./no-telemetry.ts";
-import { randomUUID } from "node:crypto";
 import { ApolloGateway } from "@apollo/gateway";
 import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
 import {
@@ -12,8 +11,11 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import { type Logger, pino } from "pino";
 import type { GatewayConfig } from "./config.ts";
 import { createErrorFormatter } from "./errors.ts";
+import { createObservability } from "./observability/index.ts";
 import { type Authenticator, createAuthenticator } from "./plugins/auth.ts";
+import { createGuards, type Guards } from "./plugins/guards/index.ts";
 import { healthRoutes } from "./plugins/health.ts";
+import { REDACT_PATHS } from "./plugins/logging.ts";
 import { metricsRoutes } from "./plugins/metrics.ts";
 import { subgraphUnavailableStatus } from "./plugins/subgraph-status.ts";
 import { REST_PREFIX, restRoutes } from "./rest/index.ts";
@@ -31,6 +33,8 @@ export interface Gateway {
   readonly app: FastifyInstance;
   readonly apollo: ApolloServer<GatewayContext>;
   readonly supergraph: FileSupergraphManager;
+  /** Rate limits, shape limits, throttling and blocking. */
+  readonly guards: Guards;
   readonly logger: Logger;
   /** Listens on config.port/config.host (or the given port) and resolves with the base URL. */
   listen(port?: number): Promise<string>;
@@ -43,15 +47,8 @@ export interface CreateGatewayOptions {
   logger?: Logger;
 }
 
-const REDACT = [
-  "req.headers.authorization",
-  "req.headers.cookie",
-  'req.headers["x-identity-token"]',
-  "headers.authorization",
-  "headers.cookie",
-  "*.password",
-  "*.token",
-];
+/** Secrets never written to a log line (tokens, passwords, Authorization, cookies, identity tokens). */
+const REDACT = REDACT_PATHS;
 
 /** Builds the gateway (HTTP server, Apollo Server, Apollo Gateway) without listening. */
 export async function createGateway(config: GatewayConfig, options: CreateGatewayOptions = {}): Promise<Gateway> {
@@ -60,6 +57,7 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
 
   let authenticator: Authenticator | null = null;
   let jwksUrl: string | null | undefined;
+  const guards = createGuards(config.guards, { logger });
   const supergraph = new FileSupergraphManager({
     path: config.supergraphPath,
     logger,
@@ -71,24 +69,50 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
         jwksUrl = next;
         authenticator = createAuthenticator({ ...config.auth, jwksUrl, logger });
       }
+      guards.onSupergraph(sdl);
       logger.info({ version: state.version, jwksUrl }, "supergraph loaded");
     },
+  });
+  // Request ids, the request log, metrics and (with an OTLP endpoint) tracing.
+  const observability = createObservability(config.observability, {
+    logger,
+    supergraph: () => supergraph.state,
+    metrics: guards.metrics,
   });
 
   const gateway = new ApolloGateway({
     supergraphSdl: supergraph,
     logger: apolloLogger(logger),
+    ...(observability.planCache && { queryPlannerConfig: { cache: observability.planCache } }),
     buildService: ({ name, url }) =>
-      new SubgraphDataSource({ name, url: url!, fetcher, internalSecret: config.internalSecret }),
+      new SubgraphDataSource({
+        name,
+        url: url!,
+        ...(config.subgraphFetcher === "undici" && { fetcher }),
+        internalSecret: config.internalSecret,
+        observer: observability.subgraphObserver,
+      }),
   });
 
-  const app = Fastify({ logger: false, bodyLimit: config.bodyLimitBytes, trustProxy: false });
+  // X-Forwarded-For is believed only from the configured proxies (TRUSTED_PROXIES).
+  const trustProxy = config.guards.trustedProxies.length > 0 ? [...config.guards.trustedProxies] : false;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy,
+    genReqId: observability.genReqId,
+  });
+  observability.install(app); // first, so requests refused by any later hook are still observed
+  guards.install(app);
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     introspection: config.introspection,
     includeStacktraceInErrorResponses: !config.production,
     hideSchemaDetailsFromClientErrors: config.production,
-    formatError: createErrorFormatter(config.production),
+    formatError: guards.formatError(createErrorFormatter(config.production)),
+    parseOptions: guards.parseOptions,
+    validationRules: guards.validationRules,
+    allowBatchedHttpRequests: guards.allowBatchedHttpRequests,
     csrfPrevention: true,
     logger: apolloLogger(logger),
     plugins: [
@@ -97,6 +121,8 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginSchemaReportingDisabled(),
       subgraphUnavailableStatus() as ApolloServerPlugin<GatewayContext>,
+      guards.plugin,
+      ...(observability.plugins as ApolloServerPlugin<GatewayContext>[]),
     ],
   });
   await apollo.start();
@@ -106,12 +132,12 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     ready: () => accepting && supergraph.state !== null,
     describe: () => ({ supergraph: supergraph.state }),
   });
-  await app.register(metricsRoutes, { supergraph: () => supergraph.state });
+  await app.register(metricsRoutes, { supergraph: () => supergraph.state, instruments: observability.metrics });
   /** The one place a request becomes a GatewayContext: /graphql and every other entry use it. */
   const buildContext = async (request: FastifyRequest): Promise<GatewayContext> => {
-    const requestId = headerValue(request.headers["x-request-id"]) ?? randomUUID();
     const identity = await authenticator!.authenticate(headerValue(request.headers.authorization));
-    return { identity, requestId, ip: request.ip };
+    // request.id is the X-Request-Id kept or made for this request (observability.genReqId).
+    return { identity, requestId: request.id, ip: request.ip, observation: observability.recordOf(request) };
   };
   // The REST shim runs its operations through this same Apollo Server and context.
   await app.register(restRoutes, {
@@ -128,6 +154,7 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     app,
     apollo,
     supergraph,
+    guards,
     logger,
     async listen(port = config.port) {
       await app.listen({ port, host: config.host });
@@ -141,6 +168,8 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
       await app.close();
       await apollo.stop();
       await closeFetcher();
+      await guards.close();
+      await observability.close();
     },
   };
 }

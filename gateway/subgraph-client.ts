@@ -1,8 +1,12 @@
+import { performance } from "node:perf_hooks";
 import { RemoteGraphQLDataSource } from "@apollo/gateway";
 import type { GraphQLDataSourceProcessOptions } from "@apollo/gateway/dist/datasources/types.js";
+import type { GatewayGraphQLResponse } from "@apollo/server-gateway-interface";
+import { context as otelContext, propagation, type TextMapSetter } from "@opentelemetry/api";
 import { GraphQLError } from "graphql";
 import { SignJWT } from "jose";
 import { Agent, fetch as undiciFetch } from "undici";
+import { addSubgraphCall, type RequestRecord, type SubgraphCall } from "./observability/record.ts";
 import type { CallerIdentity } from "./plugins/auth.ts";
 
 type Fetcher = NonNullable<NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>["fetcher"]>;
@@ -17,7 +21,18 @@ export interface SubgraphCallContext {
   requestId: string;
   /** Signed once per request, on the first subgraph fetch that needs it. */
   identityToken?: Promise<string>;
+  /** What the request log and metrics learn about this request (each subgraph call is added). */
+  observation?: RequestRecord | undefined;
 }
+
+/** Told about every subgraph fetch (metrics: duration, errors, in-flight). */
+export interface SubgraphCallObserver {
+  /** Called as a fetch starts; the returned function is called with the finished call. */
+  callStarted(subgraph: string): (call: SubgraphCall) => void;
+}
+
+type HeadersLike = { set(name: string, value: string): void };
+const headerSetter: TextMapSetter<HeadersLike> = { set: (carrier, key, value) => carrier.set(key, value) };
 
 /** A keep-alive connection pool to the subgraphs; the default client opens far more connections. */
 export function createSubgraphFetcher(timeoutMs: number): { fetcher: Fetcher; close: () => Promise<void> } {
@@ -49,8 +64,11 @@ export function signIdentity(identity: CallerIdentity, secret: Uint8Array): Prom
 export interface SubgraphDataSourceOptions {
   name: string;
   url: string;
-  fetcher: Fetcher;
+  /** @default @apollo/gateway's own fetcher */
+  fetcher?: Fetcher;
   internalSecret: string;
+  /** @default none */
+  observer?: SubgraphCallObserver | undefined;
 }
 
 /**
@@ -61,17 +79,51 @@ export interface SubgraphDataSourceOptions {
 export class SubgraphDataSource extends RemoteGraphQLDataSource<SubgraphCallContext> {
   readonly subgraphName: string;
   private readonly secret: Uint8Array;
+  private readonly observer: SubgraphCallObserver | undefined;
 
   constructor(options: SubgraphDataSourceOptions) {
-    super({ url: options.url, fetcher: options.fetcher });
+    super({ url: options.url, ...(options.fetcher && { fetcher: options.fetcher }) });
     this.subgraphName = options.name;
     this.secret = new TextEncoder().encode(options.internalSecret);
+    this.observer = options.observer;
+  }
+
+  /** Times the fetch and reports it to the request's record and the observer. */
+  override async process(
+    options: GraphQLDataSourceProcessOptions<SubgraphCallContext>,
+  ): Promise<GatewayGraphQLResponse> {
+    const record = options.context?.observation;
+    if (!record && !this.observer) return super.process(options);
+    const finished = this.observer?.callStarted(this.subgraphName);
+    const started = performance.now();
+    const call: SubgraphCall = { subgraph: this.subgraphName, url: this.url, durationMs: 0, status: null, errors: 0 };
+    try {
+      const response = await super.process(options);
+      const http = (response as { http?: { status?: number; url?: string } }).http;
+      call.status = http?.status ?? 200;
+      if (http?.url) call.url = http.url;
+      call.errors = response.errors?.length ?? 0;
+      return response;
+    } catch (error) {
+      const extensions = (error as GraphQLError).extensions ?? {};
+      const status = (extensions.response as { status?: number } | undefined)?.status;
+      call.status = typeof status === "number" ? status : null;
+      call.errors = 1;
+      if (typeof extensions.code === "string") call.code = extensions.code;
+      throw error;
+    } finally {
+      call.durationMs = Math.round((performance.now() - started) * 100) / 100;
+      finished?.(call);
+      if (record) addSubgraphCall(record, call);
+    }
   }
 
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<SubgraphCallContext>) {
     const headers = request.http?.headers;
     if (!headers || !context?.identity) return;
     headers.set("x-request-id", context.requestId);
+    // The active span here is @apollo/gateway's gateway.fetch; a no-op unless tracing is on.
+    propagation.inject(otelContext.active(), headers, headerSetter);
     const { identity } = context;
     if (identity.userId !== null || identity.clientId !== null || identity.scopes.size > 0) {
       context.identityToken ??= signIdentity(identity, this.secret);
