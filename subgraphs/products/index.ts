@@ -1,5 +1,6 @@
 import { pino } from "pino";
 import { ConfigError, readServiceConfig, type ServiceConfig } from "../shared/config.ts";
+import { stopOnSignals } from "../shared/lifecycle.ts";
 import { createProductsService } from "./server.ts";
 
 let config: ServiceConfig;
@@ -20,13 +21,4 @@ const service = await createProductsService({
 const url = await service.listen(config.port, config.host);
 console.log(`products subgraph ready at ${url}`);
 
-let stopping = false;
-async function stop(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, "shutting down");
-  await service.close();
-  process.exit(0);
-}
-process.on("SIGINT", () => void stop("SIGINT"));
-process.on("SIGTERM", () => void stop("SIGTERM"));
+stopOnSignals(service, logger);
