@@ -4,7 +4,7 @@ import {
   type GraphQLSchema,
   getNamedType,
   isInputObjectType,
-  isNonNullType,
+  Kind,
   type OperationDefinitionNode,
   parse,
   type TypeNode,
@@ -72,7 +72,8 @@ export function compileRoutes(routes: readonly RestRoute[]): CompiledRoute[] {
     if (route.method === "GET" && route.body) throw new Error(`${where}: a GET route takes no body`);
     for (const name of variables.keys()) {
       const filled = bound.has(name) || bodyMembers.includes(name) || route.body?.variable === name;
-      if (!filled && isNonNullType(variables.get(name)!)) throw new Error(`${where}: nothing fills $${name}`);
+      if (!filled && variables.get(name)!.kind === Kind.NON_NULL_TYPE)
+        throw new Error(`${where}: nothing fills $${name}`);
     }
     return {
       route,
