@@ -81,7 +81,20 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
       });
       return { status: res.status, headers: res.headers, body: (await res.json()) as GraphQLResult<T>["body"] };
     };
-    const login = async (email: string, password: string) => {
+    // Tokens live an hour and login is limited per client IP (5 a minute by default): each
+    // account signs in once per stack, however many tests ask for its token.
+    const tokens = new Map<string, Promise<string>>();
+    const login = (email: string, password: string): Promise<string> => {
+      const key = `${email}\u0000${password}`;
+      let token = tokens.get(key);
+      if (!token) {
+        token = signIn(email, password);
+        tokens.set(key, token);
+        token.catch(() => tokens.delete(key));
+      }
+      return token;
+    };
+    const signIn = async (email: string, password: string) => {
       const res = await graphql<{ login: { token: string } }>(
         "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
         { e: email, p: password },
