@@ -143,7 +143,14 @@ export function interpret(compiled: CompiledRoute, outcome: GraphQLOutcome): Rou
     }
     // Every 401 carries a challenge (RFC 9110 §15.5.2), also when a service refused an anonymous call.
     if (status === 401 && headers["www-authenticate"] === undefined) headers["www-authenticate"] = 'Bearer realm="api"';
-    return { kind: "error", status, headers, body: errorBody(code, message, first.extensions) };
+    // `field` means a parameter or body field to a REST client; other codes use it for schema coordinates.
+    const { field, ...details } = first.extensions ?? {};
+    return {
+      kind: "error",
+      status,
+      headers,
+      body: errorBody(code, message, code === "BAD_USER_INPUT" ? { ...details, field } : details),
+    };
   }
   if (resource === null || resource === undefined) {
     return { kind: "error", status: 404, headers, body: errorBody("NOT_FOUND", "No such resource") };

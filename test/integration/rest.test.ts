@@ -51,8 +51,12 @@ describe("REST shim", () => {
   let aliceId: string;
 
   before(async () => {
-    // Login is rate limited per IP; every test here comes from 127.0.0.1, so lift that one limit.
-    stack = await startStack({ RATE_LIMIT_OVERRIDES: "Mutation.login=10000/1m/ip" });
+    // Every test here comes from one IP and a few users: lift the mutation limits (the last suite
+    // exercises them).
+    stack = await startStack({
+      RATE_LIMIT_OVERRIDES:
+        "Mutation.login=10000/1m/ip,Mutation.placeOrder=10000/1m/user,Mutation.processPayment=10000/1m/user",
+    });
     alice = await stack.login("alice@example.com", "alice-password");
     bob = await stack.login("bob@example.com", "bob-password");
     admin = await stack.login("admin@example.com", "admin-password");
@@ -415,6 +419,9 @@ describe("REST shim", () => {
         '{ product(id: "prod-010") { id name priceCents currency stock } }',
       );
       assert.deepEqual(rest.body, graphql.body.data?.product);
+      // The caller's request id reaches the pipeline and comes back, as on /graphql.
+      const traced = await api("GET", "/api/products/prod-010", { headers: { "x-request-id": "rest-test-1" } });
+      assert.equal(traced.headers.get("x-request-id"), "rest-test-1");
       // The context builder (authentication) runs for REST requests: a bad token is refused before execution.
       const refused = await api("GET", "/api/products/prod-010", { token: "not-a-jwt" });
       assertError(refused, 401, "UNAUTHENTICATED");
