@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
 import {
@@ -12,13 +11,17 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { type DocumentNode, GraphQLError, parse } from "graphql";
 import { type Logger, pino } from "pino";
 import { IDENTITY_HEADER, type Identity, verifyIdentity } from "./identity.ts";
+import { observeService, requestIdOf } from "./observability.ts";
+import { startServiceTracing, tracesUrlFromEnv } from "./tracing.ts";
 
 /** What every resolver of every subgraph receives. Created fresh for each request. */
 export interface SubgraphContext<L> {
   identity: Identity;
   /** DataLoaders for this request only: nothing cached is shared between requests. */
   loaders: L;
+  /** The caller's X-Request-Id (the gateway's request id), else one made here. */
   requestId: string;
+  /** Logger carrying `requestId` (and `traceId` when the caller sent a trace context). */
   log: Logger;
 }
 
@@ -37,6 +40,11 @@ export interface SubgraphServiceOptions<L> {
   routes?: (app: FastifyInstance) => void | Promise<void>;
   /** Releases what the service holds (database, peer clients) after the server closes. */
   onClose?: () => void | Promise<void>;
+  /**
+   * OTLP/HTTP traces URL; null keeps tracing off (no provider registered).
+   * @default from OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT, else null
+   */
+  otlpTracesUrl?: string | null;
 }
 
 export interface SubgraphService {
@@ -75,7 +83,11 @@ function errorLogging(log: Logger): ApolloServerPlugin<SubgraphContext<unknown>>
 /** Builds (without listening) a Federation 2 subgraph service on Fastify. */
 export async function createSubgraphService<L>(options: SubgraphServiceOptions<L>): Promise<SubgraphService> {
   const log = options.logger ?? pino({ name: options.name, level: process.env.LOG_LEVEL || "info" });
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, genReqId: (raw) => requestIdOf(raw.headers) });
+  // Request id on every response and log line, one log line per request, /metrics, trace context.
+  const observability = observeService(app, { name: options.name, log });
+  const tracesUrl = options.otlpTracesUrl === undefined ? tracesUrlFromEnv() : options.otlpTracesUrl;
+  const stopTracing = tracesUrl ? startServiceTracing(options.name, tracesUrl) : null;
   const schema = buildSubgraphSchema({
     typeDefs: options.typeDefs,
     resolvers: options.resolvers as GraphQLResolverMap<unknown>,
@@ -86,12 +98,15 @@ export async function createSubgraphService<L>(options: SubgraphServiceOptions<L
     introspection: !production,
     includeStacktraceInErrorResponses: !production,
     csrfPrevention: true,
+    // The service's entry point owns signal handling; Apollo's own would race it.
+    stopOnTerminationSignals: false,
     plugins: [
       fastifyApolloDrainPlugin(app),
       ApolloServerPluginLandingPageDisabled(),
       // Traces are for a usage-reporting gateway this stack does not have.
       ApolloServerPluginInlineTraceDisabled(),
       errorLogging(log) as ApolloServerPlugin<SubgraphContext<L>>,
+      observability.plugin as ApolloServerPlugin<SubgraphContext<L>>,
     ],
   });
   await apollo.start();
@@ -104,7 +119,7 @@ export async function createSubgraphService<L>(options: SubgraphServiceOptions<L
   await options.routes?.(app);
   await app.register(fastifyApollo(apollo), {
     context: async (request) => {
-      const requestId = String(request.headers["x-request-id"] ?? randomUUID());
+      const requestId = request.id;
       let identity: Identity;
       try {
         identity = await verifyIdentity(request.headers[IDENTITY_HEADER], options.internalSecret);
@@ -113,12 +128,15 @@ export async function createSubgraphService<L>(options: SubgraphServiceOptions<L
           extensions: { code: "UNAUTHENTICATED", http: { status: 401 } },
         });
       }
-      return {
+      const traceId = observability.traceIdOf(request);
+      const context: SubgraphContext<L> = {
         identity,
         loaders: options.createLoaders(identity),
         requestId,
-        log: log.child({ requestId }),
+        log: log.child(traceId ? { requestId, traceId } : { requestId }),
       };
+      observability.attach(request, context);
+      return context;
     },
   });
 
@@ -136,9 +154,10 @@ export async function createSubgraphService<L>(options: SubgraphServiceOptions<L
     },
     async close() {
       ready = false;
-      await app.close();
+      // Stopping Apollo drains and closes the HTTP server (fastifyApolloDrainPlugin).
       await apollo.stop();
       await options.onClose?.();
+      await stopTracing?.();
     },
   };
 }

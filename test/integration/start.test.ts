@@ -1,0 +1,106 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+
+const dirs: string[] = [];
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Pids whose parent is `pid` (Linux /proc). */
+function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid) found.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function until(condition: () => boolean, what: string, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function startShop(): Promise<{ launcher: ChildProcess; url: string; output: () => string }> {
+  const dir = mkdtempSync(join(tmpdir(), "npm-start-"));
+  dirs.push(dir);
+  const names = ["PORT", "USERS_PORT", "PRODUCTS_PORT", "ORDERS_PORT", "PAYMENTS_PORT", "PAYMENT_PROVIDER_PORT"];
+  const ports: Record<string, string> = {};
+  for (const name of names) ports[name] = String(await freePort());
+  const launcher = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
+    env: { ...process.env, ...ports, DATA_DIR: dir, LOG_LEVEL: "warn" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  launcher.stdout!.on("data", (chunk) => {
+    output += chunk;
+  });
+  launcher.stderr!.on("data", (chunk) => {
+    output += chunk;
+  });
+  await until(() => output.includes("The shop is up") || launcher.exitCode !== null, "the shop to start", 60_000);
+  assert.ok(output.includes("The shop is up"), output);
+  return { launcher, url: `http://127.0.0.1:${ports.PORT}`, output: () => output };
+}
+
+test("npm start runs the whole stack, seeded, and Ctrl-C stops every process", async () => {
+  const { launcher, url, output } = await startShop();
+  const children = childrenOf(launcher.pid!);
+  assert.equal(children.length, 6, "sandbox, four subgraphs and the gateway");
+  assert.match(output(), /GraphQL\s+http:\/\/127\.0\.0\.1:\d+\/graphql/);
+
+  const res = await fetch(`${url}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ query: "{ products(first: 1) { totalCount } }" }),
+  });
+  const body = (await res.json()) as { data: { products: { totalCount: number } } };
+  assert.ok(body.data.products.totalCount >= 50);
+
+  const exited = new Promise<number | null>((resolve) => launcher.on("exit", (code) => resolve(code)));
+  launcher.kill("SIGINT");
+  assert.equal(await exited, 0);
+  await until(() => children.every((pid) => !alive(pid)), "every child to exit", 15_000);
+});
+
+test("a launcher that is killed outright leaves no orphans", async () => {
+  const { launcher } = await startShop();
+  const children = childrenOf(launcher.pid!);
+  assert.equal(children.length, 6);
+  launcher.kill("SIGKILL");
+  await until(() => children.every((pid) => !alive(pid)), "every child to exit", 15_000);
+});
