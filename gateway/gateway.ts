@@ -8,7 +8,7 @@ import {
 } from "@apollo/server/plugin/disabled";
 import fastifyApollo, { fastifyApolloDrainPlugin } from "@as-integrations/fastify";
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
-import { type Logger, pino } from "pino";
+import { type DestinationStream, type Logger, pino } from "pino";
 import type { GatewayConfig } from "./config.ts";
 import { createErrorFormatter } from "./errors.ts";
 import { createObservability } from "./observability/index.ts";
@@ -45,6 +45,8 @@ export interface Gateway {
 export interface CreateGatewayOptions {
   /** @default a pino JSON logger at config.logLevel */
   logger?: Logger;
+  /** Where the default logger writes its JSON lines. @default standard output */
+  logDestination?: DestinationStream;
 }
 
 /** Secrets never written to a log line (tokens, passwords, Authorization, cookies, identity tokens). */
@@ -52,7 +54,8 @@ const REDACT = REDACT_PATHS;
 
 /** Builds the gateway (HTTP server, Apollo Server, Apollo Gateway) without listening. */
 export async function createGateway(config: GatewayConfig, options: CreateGatewayOptions = {}): Promise<Gateway> {
-  const logger = options.logger ?? pino({ name: "gateway", level: config.logLevel, redact: REDACT });
+  const logger =
+    options.logger ?? pino({ name: "gateway", level: config.logLevel, redact: REDACT }, options.logDestination);
   const { fetcher, close: closeFetcher } = createSubgraphFetcher(config.subgraphTimeoutMs);
 
   let authenticator: Authenticator | null = null;
@@ -114,6 +117,8 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     validationRules: guards.validationRules,
     allowBatchedHttpRequests: guards.allowBatchedHttpRequests,
     csrfPrevention: true,
+    // index.ts owns signal handling; Apollo's own would race it.
+    stopOnTerminationSignals: false,
     logger: apolloLogger(logger),
     plugins: [
       fastifyApolloDrainPlugin(app),
@@ -165,7 +170,7 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     },
     async close() {
       accepting = false;
-      await app.close();
+      // Stopping Apollo drains in-flight requests and closes the HTTP server (fastifyApolloDrainPlugin).
       await apollo.stop();
       await closeFetcher();
       await guards.close();
