@@ -31,7 +31,7 @@ export interface SubgraphCallObserver {
   callStarted(subgraph: string): (call: SubgraphCall) => void;
 }
 
-type HeadersLike = { set(name: string, value: string): void };
+type HeadersLike = { set(name: string, value: string): void; has(name: string): boolean };
 const headerSetter: TextMapSetter<HeadersLike> = { set: (carrier, key, value) => carrier.set(key, value) };
 
 /** A keep-alive connection pool to the subgraphs; the default client opens far more connections. */
@@ -124,6 +124,8 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<SubgraphCallCont
     headers.set("x-request-id", context.requestId);
     // The active span here is @apollo/gateway's gateway.fetch; a no-op unless tracing is on.
     propagation.inject(otelContext.active(), headers, headerSetter);
+    const passOn = context.observation?.traceparent;
+    if (passOn && !headers.has("traceparent")) headers.set("traceparent", passOn);
     const { identity } = context;
     if (identity.userId !== null || identity.clientId !== null || identity.scopes.size > 0) {
       context.identityToken ??= signIdentity(identity, this.secret);
