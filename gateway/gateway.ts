@@ -13,6 +13,12 @@ import type { GatewayConfig } from "./config.ts";
 import { createErrorFormatter } from "./errors.ts";
 import { createObservability } from "./observability/index.ts";
 import { type Authenticator, createAuthenticator } from "./plugins/auth.ts";
+import {
+  type AuthorizationPolicy,
+  authorizationPlugin,
+  readAuthorizationPolicy,
+  withoutSecurityMarks,
+} from "./plugins/authorization.ts";
 import { createGuards, type Guards } from "./plugins/guards/index.ts";
 import { healthRoutes } from "./plugins/health.ts";
 import { REDACT_PATHS } from "./plugins/logging.ts";
@@ -61,10 +67,14 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
   let authenticator: Authenticator | null = null;
   let jwksUrl: string | null | undefined;
   const guards = createGuards(config.guards, { logger });
+  let authorization: AuthorizationPolicy = { fields: new Map(), types: new Map() };
   const supergraph = new FileSupergraphManager({
     path: config.supergraphPath,
     logger,
+    // The gateway enforces @authenticated/@requiresScopes itself; @apollo/gateway gets them unmarked.
+    prepare: withoutSecurityMarks,
     onUpdate: (sdl, state) => {
+      authorization = readAuthorizationPolicy(sdl);
       // The default key source follows the users subgraph wherever the supergraph routes it;
       // the key cache is kept unless that changes.
       const next = config.auth.jwksUrl ?? defaultJwksUrl(sdl);
@@ -126,6 +136,7 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginSchemaReportingDisabled(),
       subgraphUnavailableStatus() as ApolloServerPlugin<GatewayContext>,
+      authorizationPlugin({ policy: () => authorization }) as ApolloServerPlugin<GatewayContext>,
       guards.plugin,
       ...(observability.plugins as ApolloServerPlugin<GatewayContext>[]),
     ],

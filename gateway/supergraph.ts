@@ -20,6 +20,11 @@ export interface FileSupergraphOptions {
   logger: Logger;
   /** Waits for writes to settle before reading. @default 100 */
   debounceMs?: number;
+  /**
+   * Turns the file's SDL into what `@apollo/gateway` is handed (the file's own SDL still goes to
+   * `onUpdate`). @default identity
+   */
+  prepare?: (sdl: string) => string;
   /** Called after every switch to a new supergraph, with its SDL. */
   onUpdate?: (sdl: string, state: SupergraphState) => void;
 }
@@ -46,6 +51,7 @@ export class FileSupergraphManager implements SupergraphManager {
 
   async initialize({ update }: Parameters<SupergraphManager["initialize"]>[0]) {
     const sdl = await readFile(this.options.path, "utf8");
+    const prepared = this.prepare(sdl);
     this.accept(sdl, 0);
     const file = basename(this.options.path);
     this.watcher = watch(dirname(this.options.path), (_event, name) => {
@@ -57,13 +63,17 @@ export class FileSupergraphManager implements SupergraphManager {
     });
     this.watcher.on("error", (error) => this.options.logger.error({ err: error }, "supergraph watcher failed"));
     return {
-      supergraphSdl: sdl,
+      supergraphSdl: prepared,
       cleanup: async () => {
         if (this.timer) clearTimeout(this.timer);
         this.watcher?.close();
         await this.reloading;
       },
     };
+  }
+
+  private prepare(sdl: string): string {
+    return this.options.prepare ? this.options.prepare(sdl) : sdl;
   }
 
   /** Resolves once any reload in progress has finished (tests and shutdown wait on it). */
@@ -104,7 +114,7 @@ export class FileSupergraphManager implements SupergraphManager {
       return;
     }
     try {
-      update(sdl);
+      update(this.prepare(sdl));
     } catch (error) {
       this.refuse((error as Error).message.split("\n")[0] ?? "invalid supergraph", error);
       return;

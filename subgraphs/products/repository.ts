@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { inList, type SqliteDatabase } from "../shared/db.ts";
 import { domainError, ErrorCode } from "../shared/errors.ts";
 
@@ -10,6 +11,15 @@ export interface ProductRecord {
   currency: string;
   stock: number;
 }
+
+export interface NewProduct {
+  name: string;
+  priceCents: number;
+  currency: string;
+  stock: number;
+}
+
+export type ProductPatch = Partial<Pick<ProductRecord, "name" | "priceCents" | "stock">>;
 
 export interface ReservationLine {
   productId: string;
@@ -42,6 +52,10 @@ export interface ProductRepository {
    * existing reservation.
    */
   reserve(orderId: string, lines: readonly ReservationLine[]): Promise<Reservation>;
+  /** Adds a product at the end of the catalogue. */
+  create(product: NewProduct): Promise<ProductRecord>;
+  /** Changes the given fields; null when there is no such product. */
+  update(id: string, patch: ProductPatch): Promise<ProductRecord | null>;
   /** Puts a held reservation's stock back. False when there is nothing held for the order. */
   release(orderId: string): Promise<boolean>;
 }
@@ -88,6 +102,31 @@ export class SqliteProductRepository implements ProductRepository {
     return this.db
       .all<ProductRow>(`SELECT ${PRODUCT_COLUMNS} FROM products WHERE id IN (${inList(ids.length)})`, ids)
       .map(toProduct);
+  }
+
+  async create(product: NewProduct): Promise<ProductRecord> {
+    return this.db.transaction(() => {
+      const { next } = this.db.get<{ next: number }>("SELECT COALESCE(MAX(position), 0) + 1 AS next FROM products")!;
+      const id = `prod-${randomUUID()}`;
+      const now = new Date().toISOString();
+      this.db.run(
+        "INSERT INTO products (id, position, name, price_cents, currency, stock, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [id, next, product.name, product.priceCents, product.currency, product.stock, now, now],
+      );
+      return { id, position: next, ...product };
+    });
+  }
+
+  async update(id: string, patch: ProductPatch): Promise<ProductRecord | null> {
+    return this.db.transaction(() => {
+      this.db.run(
+        `UPDATE products SET name = COALESCE(?, name), price_cents = COALESCE(?, price_cents),
+           stock = COALESCE(?, stock), updated_at = ? WHERE id = ?`,
+        [patch.name ?? null, patch.priceCents ?? null, patch.stock ?? null, new Date().toISOString(), id],
+      );
+      const row = this.db.get<ProductRow>(`SELECT ${PRODUCT_COLUMNS} FROM products WHERE id = ?`, [id]);
+      return row ? toProduct(row) : null;
+    });
   }
 
   async list(afterPosition: number | null, limit: number): Promise<ProductRecord[]> {

@@ -1,11 +1,11 @@
 import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
-import { badInput, forbidden } from "../shared/errors.ts";
+import { badInput, forbidden, notFound, unauthenticated } from "../shared/errors.ts";
 import { isService } from "../shared/identity.ts";
 import type { SubgraphContext } from "../shared/server.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import type { ProductLoaders } from "./loaders.ts";
-import type { ProductRecord, ProductRepository, ReservationLine } from "./repository.ts";
-import { validateLines } from "./validation.ts";
+import type { NewProduct, ProductPatch, ProductRecord, ProductRepository, ReservationLine } from "./repository.ts";
+import { validateLines, validateProduct } from "./validation.ts";
 
 type Context = SubgraphContext<ProductLoaders>;
 
@@ -15,6 +15,13 @@ export const MAX_PAGE_SIZE = 100;
 interface ProductConnection {
   nodes: ProductRecord[];
   pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+/** Catalogue changes: `catalog:write` (admins hold it), checked here too, not only at the gateway. */
+function requireCatalogWriter(ctx: Context): void {
+  if (!ctx.identity.userId && !ctx.identity.clientId) throw unauthenticated();
+  if (!ctx.identity.scopes.has("catalog:write"))
+    throw forbidden("Changing the catalogue needs the catalog:write scope");
 }
 
 function requireService(ctx: Context): void {
@@ -52,6 +59,23 @@ export function createProductResolvers(repository: ProductRepository): GraphQLRe
     },
 
     Mutation: {
+      createProduct: async (_: unknown, args: { input: NewProduct }, ctx: Context) => {
+        requireCatalogWriter(ctx);
+        const input = validateProduct(args.input, true) as NewProduct;
+        const product = await repository.create(input);
+        ctx.log.info({ productId: product.id, by: ctx.identity.userId ?? ctx.identity.clientId }, "product created");
+        return product;
+      },
+
+      updateProduct: async (_: unknown, args: { id: string; input: ProductPatch }, ctx: Context) => {
+        requireCatalogWriter(ctx);
+        const patch = validateProduct(args.input, false);
+        const product = await repository.update(args.id, patch);
+        if (!product) throw notFound("No such product");
+        ctx.log.info({ productId: product.id, by: ctx.identity.userId ?? ctx.identity.clientId }, "product updated");
+        return product;
+      },
+
       reserveStock: async (
         _: unknown,
         args: { input: { orderId: string; items: ReservationLine[] } },
