@@ -23,8 +23,30 @@ export interface AuthConfig {
   readonly maxTokenBytes: number;
   /** Fetched keys are used this long before a refresh. @default 600 */
   readonly jwksCacheSeconds: number;
+  /** A token with an unknown `kid` refetches the JWKS at most this often (key rotation). @default 10 */
+  readonly jwksRefreshCooldownSeconds: number;
   /** While the JWKS host is down, cached keys keep verifying this long. @default 86400 */
   readonly jwksStaleMaxAgeSeconds: number;
+  /** RFC 7662 introspection of opaque (non-JWT) bearer tokens; null refuses them as malformed. @default null */
+  readonly introspection: IntrospectionConfig | null;
+}
+
+/** INTROSPECTION_URL with the gateway's client credentials, and the answer cache's bounds. */
+export interface IntrospectionConfig {
+  /** INTROSPECTION_URL: the authorization server's introspection endpoint. */
+  readonly url: string;
+  /** INTROSPECTION_CLIENT_ID */
+  readonly clientId: string;
+  /** INTROSPECTION_CLIENT_SECRET */
+  readonly clientSecret: string;
+  /** INTROSPECTION_CACHE_MAX_ENTRIES. @default 10000 */
+  readonly cacheMaxEntries: number;
+  /** INTROSPECTION_CACHE_MAX_SECONDS: active answers are kept this long at most, never past `exp`. @default 60 */
+  readonly cacheMaxSeconds: number;
+  /** INTROSPECTION_INACTIVE_CACHE_SECONDS: inactive answers are kept this long. @default 10 */
+  readonly inactiveCacheSeconds: number;
+  /** INTROSPECTION_TIMEOUT_MS. @default 2000 */
+  readonly timeoutMs: number;
 }
 
 export interface GatewayConfig {
@@ -156,7 +178,9 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Gateway
       clockToleranceSeconds: int(merged, "JWT_CLOCK_TOLERANCE_SECONDS", 5, 0, 300),
       maxTokenBytes: int(merged, "JWT_MAX_TOKEN_BYTES", 8192, 256, 65536),
       jwksCacheSeconds: int(merged, "JWKS_CACHE_SECONDS", 600, 1, 86_400),
+      jwksRefreshCooldownSeconds: int(merged, "JWKS_REFRESH_COOLDOWN_SECONDS", 10, 0, 3600),
       jwksStaleMaxAgeSeconds: int(merged, "JWKS_STALE_MAX_AGE_SECONDS", 86_400, 0, 30 * 86_400),
+      introspection: introspectionConfig(merged),
     }),
     subgraphFetcher: oneOf(merged, "SUBGRAPH_FETCHER", ["undici", "default"] as const, "undici"),
     subgraphTimeoutMs: int(merged, "SUBGRAPH_TIMEOUT_MS", 10_000, 100, 300_000),
@@ -166,6 +190,26 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Gateway
     logLevel: str(merged, "LOG_LEVEL") ?? "info",
     observability: observabilityConfig(merged),
     guards: guardsConfig(merged),
+  });
+}
+
+/** Token introspection is on when its URL and client credentials are all given, off when none is. */
+function introspectionConfig(env: Env): IntrospectionConfig | null {
+  const names = ["INTROSPECTION_URL", "INTROSPECTION_CLIENT_ID", "INTROSPECTION_CLIENT_SECRET"] as const;
+  const given = names.filter((name) => str(env, name) !== null);
+  if (given.length === 0) return null;
+  if (given.length < names.length) {
+    const missing = names.filter((name) => !given.includes(name));
+    throw new ConfigError(`${missing.join(" and ")} must be set too: token introspection needs ${names.join(", ")}`);
+  }
+  return Object.freeze({
+    url: url(env, "INTROSPECTION_URL")!,
+    clientId: str(env, "INTROSPECTION_CLIENT_ID")!,
+    clientSecret: str(env, "INTROSPECTION_CLIENT_SECRET")!,
+    cacheMaxEntries: int(env, "INTROSPECTION_CACHE_MAX_ENTRIES", 10_000, 1, 10_000_000),
+    cacheMaxSeconds: int(env, "INTROSPECTION_CACHE_MAX_SECONDS", 60, 0, 3600),
+    inactiveCacheSeconds: int(env, "INTROSPECTION_INACTIVE_CACHE_SECONDS", 10, 0, 3600),
+    timeoutMs: int(env, "INTROSPECTION_TIMEOUT_MS", 2000, 100, 60_000),
   });
 }
 

@@ -7,6 +7,7 @@ import {
 } from "jose";
 import type { Logger } from "pino";
 import { gatewayError } from "../errors.ts";
+import { createTokenIntrospector, type IntrospectionOptions, IntrospectionUnavailableError } from "./introspection.ts";
 import { createCachedJwks } from "./jwks.ts";
 
 /** The verified caller, as the gateway passes it on to subgraphs. */
@@ -37,9 +38,13 @@ export interface AuthenticatorOptions {
   maxTokenBytes?: number;
   /** How long fetched keys are used before a refresh. @default 600 */
   jwksCacheSeconds?: number;
+  /** A token with an unknown `kid` refetches the JWKS at most this often. @default 10 */
+  jwksRefreshCooldownSeconds?: number;
   /** How long cached keys keep verifying while the JWKS host is down. @default 86400 */
   jwksStaleMaxAgeSeconds?: number;
-  logger?: Pick<Logger, "warn" | "info">;
+  /** RFC 7662 introspection for tokens that are not JWTs. @default null (such tokens are refused as malformed) */
+  introspection?: Omit<IntrospectionOptions, "logger" | "issuer" | "audience"> | null;
+  logger?: Pick<Logger, "warn" | "info" | "error">;
 }
 
 export interface Authenticator {
@@ -51,12 +56,34 @@ export interface Authenticator {
 const ASYMMETRIC_ALGORITHMS = ["RS256", "PS256", "ES256", "ES384", "EdDSA", "Ed25519"];
 /** Header parameters that would let a token pick its own key; refused outright. */
 const KEY_CHOOSING_HEADERS = ["jwk", "jku", "x5u", "x5c"] as const;
+/** Three base64url segments (the last may be empty, as with `alg: none`): a JWT, never an opaque token. */
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 function refuse(description: string, tokenSent = true): never {
   const params = tokenSent ? `, error="invalid_token", error_description="${description}"` : "";
   throw gatewayError("UNAUTHENTICATED", tokenSent ? `Invalid token: ${description}` : description, {
     headers: { "www-authenticate": `Bearer realm="api"${params}` },
   });
+}
+
+/** An opaque token is what its issuer says it is; when the issuer cannot be asked, nobody gets in. */
+async function introspect(
+  introspector: ReturnType<typeof createTokenIntrospector>,
+  token: string,
+): Promise<CallerIdentity> {
+  let result: Awaited<ReturnType<typeof introspector.introspect>>;
+  try {
+    result = await introspector.introspect(token);
+  } catch (error) {
+    if (!(error instanceof IntrospectionUnavailableError)) throw error;
+    // Not a 401: the token may well be valid, and a client told it is not would throw it away.
+    throw gatewayError("SUBGRAPH_UNAVAILABLE", "Token introspection is unavailable; try again shortly", {
+      headers: { "retry-after": "5" },
+      extensions: { retryAfter: 5 },
+    });
+  }
+  if (!result.active) refuse("token is not active");
+  return Object.freeze({ userId: result.userId, scopes: result.scopes, clientId: result.clientId });
 }
 
 function scopesOf(payload: JWTPayload): Set<string> {
@@ -73,11 +100,20 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     ? createCachedJwks({
         url: options.jwksUrl,
         maxAgeMs: (options.jwksCacheSeconds ?? 600) * 1000,
+        refreshCooldownMs: (options.jwksRefreshCooldownSeconds ?? 10) * 1000,
         staleMaxAgeMs: (options.jwksStaleMaxAgeSeconds ?? 86_400) * 1000,
         ...(options.logger && { logger: options.logger }),
       })
     : null;
   const secret = options.jwtSecret ? new TextEncoder().encode(options.jwtSecret) : null;
+  const introspector = options.introspection
+    ? createTokenIntrospector({
+        ...options.introspection,
+        issuer: options.issuer ?? null,
+        audience: options.audience ?? null,
+        ...(options.logger && { logger: options.logger }),
+      })
+    : null;
   const verifyOptions: JWTVerifyOptions = {
     requiredClaims: ["exp"],
     clockTolerance: options.clockToleranceSeconds ?? 5,
@@ -92,6 +128,10 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       if (!match) refuse("Authorization must be a Bearer token", false);
       const token = match[1]!;
       if (token.length > maxTokenBytes) refuse("token too large");
+      if (!JWT_SHAPE.test(token)) {
+        if (!introspector) refuse("malformed token");
+        return introspect(introspector, token);
+      }
 
       let header: ReturnType<typeof decodeProtectedHeader>;
       try {
