@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { Logger } from "pino";
 import { type ErrorCode, statusFor } from "../../errors.ts";
 import { normalizeIp } from "./access.ts";
 import type { Blocker } from "./blocker.ts";
@@ -17,7 +16,6 @@ export interface HttpGuardOptions {
   /** 0: batching is off (Apollo Server refuses array bodies itself). */
   batchMax: number;
   metrics: GuardMetrics;
-  logger: Logger;
 }
 
 /** Probes answer whatever the client: load balancers must always see the truth. */

@@ -105,7 +105,6 @@ export function createGuards(config: GuardsConfig, { logger }: GuardsOptions): G
         blocker,
         batchMax: config.batchMax,
         metrics,
-        logger: log,
       });
     },
     onSupergraph(sdl) {

@@ -61,13 +61,14 @@ export function operationGuards(options: OperationGuardOptions): ApolloServerPlu
     async requestDidStart() {
       return {
         async didResolveOperation({ document, operation, schema, request, contextValue, response }) {
-          if (!operation) return;
+          const policies = options.policies();
+          if (!operation || (options.maxCost <= 0 && policies.rateLimits.size === 0)) return;
           const walk = walkOperation(
             schema,
             operation,
             fragmentsOf(document),
             variablesOf(operation, request.variables),
-            options.policies(),
+            policies,
           );
           if (options.maxCost > 0 && walk.cost > options.maxCost) {
             options.metrics.refusals.inc({ code: "COST_LIMIT_EXCEEDED", guard: "cost" });
