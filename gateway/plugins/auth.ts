@@ -1,10 +1,4 @@
-import {
-  decodeProtectedHeader,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-  type JWTVerifyOptions,
-  jwtVerify,
-} from "jose";
+import { decodeProtectedHeader, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions, jwtVerify } from "jose";
 import type { Logger } from "pino";
 import { gatewayError } from "../errors.ts";
 import { createTokenIntrospector, type IntrospectionOptions, IntrospectionUnavailableError } from "./introspection.ts";

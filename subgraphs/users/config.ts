@@ -1,4 +1,5 @@
 import { ConfigError, readServiceConfig, type ServiceConfig } from "../shared/config.ts";
+import { type OAuthConfig, readOAuthConfig } from "./oauth-config.ts";
 import { DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_ISSUER, DEFAULT_TOKEN_TTL_SECONDS } from "./server.ts";
 
 export const DEFAULT_PORT = 4001;
@@ -12,6 +13,8 @@ export interface UsersConfig extends ServiceConfig {
   readonly tokenAudience: string;
   /** TOKEN_TTL_SECONDS. @default 3600 */
   readonly tokenTtlSeconds: number;
+  /** OAUTH_CLIENTS, OAUTH_INTROSPECTION_CLIENT_ID/_SECRET, OAUTH_TOKEN_TTL_SECONDS (see oauth-config.ts). */
+  readonly oauth: OAuthConfig;
 }
 
 function readClaimValue(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
@@ -42,5 +45,6 @@ export function readUsersConfig(env = process.env): UsersConfig {
     tokenIssuer: readClaimValue(env, "TOKEN_ISSUER", DEFAULT_TOKEN_ISSUER),
     tokenAudience: readClaimValue(env, "TOKEN_AUDIENCE", DEFAULT_TOKEN_AUDIENCE),
     tokenTtlSeconds: readTtl(env),
+    oauth: readOAuthConfig(env),
   });
 }

@@ -26,6 +26,8 @@ const service = await createUsersService({
   tokenIssuer: config.tokenIssuer,
   tokenAudience: config.tokenAudience,
   tokenTtlSeconds: config.tokenTtlSeconds,
+  oauthClients: config.oauth.clients,
+  oauthTokenTtlSeconds: config.oauth.tokenTtlSeconds,
 });
 const url = await service.listen(config.port, config.host);
 console.log(`users subgraph ready at ${url}`);

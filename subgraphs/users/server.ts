@@ -3,6 +3,9 @@ import { SqliteDatabase } from "../shared/db.ts";
 import { createSubgraphService, loadTypeDefs, type SubgraphService } from "../shared/server.ts";
 import { createLoaders, type UsersLoaders } from "./loaders.ts";
 import { migrations } from "./migrations.ts";
+import { createOAuthServer, type OAuthClientConfig } from "./oauth.ts";
+import { SqliteOAuthRepository } from "./oauth-repository.ts";
+import { oauthRoutes } from "./oauth-routes.ts";
 import { SqliteSigningKeyRepository, SqliteUsersRepository } from "./repository.ts";
 import { createResolvers } from "./resolvers.ts";
 import { seedUsers } from "./seed.ts";
@@ -31,6 +34,14 @@ export interface UsersServiceOptions {
   tokenAudience?: string;
   /** Lifetime of issued tokens, in seconds. @default 3600 */
   tokenTtlSeconds?: number;
+  /**
+   * Machine clients of the OAuth client-credentials grant (`/oauth/token`, `/oauth/introspect`);
+   * with `seed`, the demo client `reporting-client` is added. Clients not listed are deleted at start.
+   * @default []
+   */
+  oauthClients?: readonly OAuthClientConfig[];
+  /** Lifetime of opaque OAuth access tokens, in seconds, for clients without their own. @default 3600 */
+  oauthTokenTtlSeconds?: number;
 }
 
 export type UsersService = SubgraphService & {
@@ -63,6 +74,14 @@ export async function createUsersService(options: UsersServiceOptions): Promise<
       audience: options.tokenAudience ?? DEFAULT_TOKEN_AUDIENCE,
       ttlSeconds: options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS,
     });
+    const oauth = await createOAuthServer({
+      repository: new SqliteOAuthRepository(db),
+      clients: options.oauthClients ?? [],
+      seedDemoClient: options.seed ?? true,
+      ...(options.oauthTokenTtlSeconds !== undefined && { tokenTtlSeconds: options.oauthTokenTtlSeconds }),
+      issuer: options.tokenIssuer ?? DEFAULT_TOKEN_ISSUER,
+      audience: options.tokenAudience ?? DEFAULT_TOKEN_AUDIENCE,
+    });
 
     const service = await createSubgraphService<UsersLoaders>({
       name: "users",
@@ -72,13 +91,15 @@ export async function createUsersService(options: UsersServiceOptions): Promise<
       internalSecret: options.internalSecret,
       production: options.production ?? false,
       ...(options.logger ? { logger: options.logger } : {}),
-      routes: (app) => {
+      routes: async (app) => {
         // Read from the database on every request, so a key rotated by another instance sharing
         // the database is published at once; the Cache-Control lets verifiers avoid asking often.
         app.get(JWKS_PATH, async (_request, reply) => {
           reply.header("cache-control", "public, max-age=300");
           return tokens.jwks();
         });
+        // The authorization server for machine clients: opaque tokens the gateway introspects.
+        await app.register(oauthRoutes, { oauth, ...(options.logger && { log: options.logger }) });
       },
       onClose: () => db.close(),
     });

@@ -5,7 +5,7 @@ import { createOrdersService } from "../../subgraphs/orders/server.ts";
 import { createProviderSandbox } from "../../subgraphs/payments/sandbox/server.ts";
 import { createPaymentsService } from "../../subgraphs/payments/server.ts";
 import { createProductsService } from "../../subgraphs/products/server.ts";
-import { createUsersService } from "../../subgraphs/users/server.ts";
+import { createUsersService, type UsersServiceOptions } from "../../subgraphs/users/server.ts";
 
 export const silent = pino({ level: "silent" });
 
@@ -28,11 +28,16 @@ export function composeFor(urls: Record<string, string>): string {
   return composeSupergraph(sources);
 }
 
+export interface ServicesOptions {
+  /** More options for the users service (OAuth clients, token lifetimes). @default none */
+  users?: Partial<Omit<UsersServiceOptions, "databasePath" | "internalSecret">>;
+}
+
 /**
  * Starts the four subgraphs and the provider sandbox for real, each on port 0 with an in-memory
  * database and one shared random internal secret. Always `close()` them.
  */
-export async function startServices(): Promise<Services> {
+export async function startServices(options: ServicesOptions = {}): Promise<Services> {
   const internalSecret = randomBytes(32).toString("hex");
   const closers: (() => Promise<void>)[] = [];
   const close = async () => {
@@ -44,7 +49,7 @@ export async function startServices(): Promise<Services> {
     closers.push(() => sandbox.close());
 
     const common = { databasePath: ":memory:", internalSecret, logger: silent };
-    const users = await createUsersService({ ...common });
+    const users = await createUsersService({ ...common, ...options.users });
     const usersUrl = await users.listen(0);
     closers.push(() => users.close());
     const products = await createProductsService({ ...common });

@@ -1,9 +1,10 @@
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../gateway/config.ts";
 import { createGateway, type Gateway } from "../../gateway/gateway.ts";
-import { composeFor, type Services, silent, startServices } from "./services.ts";
+import { composeFor, type Services, type ServicesOptions, silent, startServices } from "./services.ts";
 
 export interface GraphQLResult<T = Record<string, unknown>> {
   status: number;
@@ -41,15 +42,38 @@ export interface Stack {
 
 export { composeFor, silent };
 
+export interface StackOptions extends ServicesOptions {
+  /**
+   * Opaque OAuth tokens: the users service gets an introspection client (`gateway`, random secret)
+   * and the gateway INTROSPECTION_URL/_CLIENT_ID/_CLIENT_SECRET for it (`env` may override them).
+   * @default false
+   */
+  introspection?: boolean;
+}
+
 /**
  * Starts every service of the shop for real, each on port 0 with an in-memory database, and the
  * gateway over a supergraph composed with their actual URLs. Always `close()` it.
  */
-export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
+export async function startStack(env: Record<string, string> = {}, options: StackOptions = {}): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), "stack-"));
   const closers: (() => Promise<void>)[] = [];
   try {
-    const services = await startServices();
+    const introspectionSecret = randomBytes(32).toString("base64url");
+    const services = await startServices(
+      options.introspection
+        ? {
+            ...options,
+            users: {
+              ...options.users,
+              oauthClients: [
+                ...(options.users?.oauthClients ?? []),
+                { id: "gateway", secret: introspectionSecret, scope: "", introspect: true },
+              ],
+            },
+          }
+        : options,
+    );
     closers.push(() => services.close());
     const { users, products, orders, payments, sandbox, subgraphUrls, internalSecret } = services;
     const supergraphPath = join(dir, "supergraph.graphql");
@@ -60,6 +84,11 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
       SUPERGRAPH_PATH: supergraphPath,
       PORT: "0",
       LOG_LEVEL: "silent",
+      ...(options.introspection && {
+        INTROSPECTION_URL: new URL("/oauth/introspect", subgraphUrls.users).toString(),
+        INTROSPECTION_CLIENT_ID: "gateway",
+        INTROSPECTION_CLIENT_SECRET: introspectionSecret,
+      }),
       ...env,
     });
     const gateway = await createGateway(config, { logger: silent });
