@@ -160,7 +160,13 @@ describe("token introspection client", () => {
         init?.signal?.addEventListener("abort", () => reject(init.signal!.reason));
       })) as typeof fetch;
     const client = introspector({ fetch: hanging, now: Date.now, timeoutMs: 100 });
-    await assert.rejects(client.introspect("tok"), IntrospectionUnavailableError);
+    // AbortSignal.timeout does not keep the process alive; a running gateway's server does.
+    const keepAlive = setTimeout(() => {}, 5_000);
+    try {
+      await assert.rejects(client.introspect("tok"), IntrospectionUnavailableError);
+    } finally {
+      clearTimeout(keepAlive);
+    }
   });
 
   test("in-flight introspections are bounded", async () => {
