@@ -4,7 +4,9 @@ import { cidrMatcher, createAccessList, parseCidrs } from "../../gateway/plugins
 import { Blocker } from "../../gateway/plugins/guards/blocker.ts";
 import { rateLimitHeaders } from "../../gateway/plugins/guards/headers.ts";
 import { BoundedTimestampStore, createMemoryStore } from "../../gateway/plugins/guards/memory-store.ts";
+import { createRateLimiter } from "../../gateway/plugins/guards/rate-limiter.ts";
 import { Throttle } from "../../gateway/plugins/guards/throttle.ts";
+import { silent } from "../helpers/services.ts";
 
 const login = { identity: "ip:192.0.2.1", coordinate: "Mutation.login", max: 5, windowMs: 60_000, count: 1 };
 
@@ -60,6 +62,25 @@ describe("the in-memory store (graphql-rate-limit's limiter)", () => {
     assert.deepEqual(store.getForIdentity({ contextIdentity: "ip:0", fieldIdentity: "Mutation.login" }), []);
     store.sweep(now + 60_001);
     assert.equal(store.size, 0);
+  });
+});
+
+describe("when Redis cannot decide", () => {
+  test("the instance decides from its own memory, and says so", async () => {
+    let errors = 0;
+    const limiter = createRateLimiter({
+      redisUrl: "redis://127.0.0.1:1",
+      logger: silent,
+      onStoreError: () => errors++,
+    });
+    try {
+      const decisions = [];
+      for (let i = 0; i < 6; i++) decisions.push((await limiter.consume([login]))[0]!.allowed);
+      assert.deepEqual(decisions, [true, true, true, true, true, false], "limits still hold");
+      assert.equal(errors, 6);
+    } finally {
+      await limiter.close();
+    }
   });
 });
 

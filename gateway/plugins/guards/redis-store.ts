@@ -63,6 +63,8 @@ end
 return out
 `;
 
+const DOWN = new Set(["reconnecting", "close", "end"]);
+
 type ConsumeReply = [number, number, number, number][];
 
 interface GuardRedis extends Redis {
@@ -74,6 +76,7 @@ export function createRedisStore(options: RedisStoreOptions): LimitStore & { rea
   const redis = new Redis(options.url, {
     commandTimeout: options.commandTimeoutMs ?? 500,
     maxRetriesPerRequest: 1,
+    // Commands wait for the first connection (bounded by commandTimeout); see DOWN below.
     enableOfflineQueue: true,
     lazyConnect: false,
   }) as GuardRedis;
@@ -91,6 +94,8 @@ export function createRedisStore(options: RedisStoreOptions): LimitStore & { rea
     redis,
     async consume(requests: readonly LimitRequest[]): Promise<LimitDecision[]> {
       if (requests.length === 0) return [];
+      // Once a connection is lost, fail at once (the memory store decides) rather than queue behind reconnects.
+      if (DOWN.has(redis.status)) throw new Error(`redis is ${redis.status}`);
       // The identity is the hash tag, so one client's keys share a slot on a Redis Cluster.
       const keys = requests.map((r) => `${prefix}{${r.identity}}:${r.coordinate}`);
       const args: (string | number)[] = [randomUUID()];
@@ -111,7 +116,9 @@ export function createRedisStore(options: RedisStoreOptions): LimitStore & { rea
       });
     },
     async close() {
-      await redis.quit().catch(() => redis.disconnect());
+      // QUIT waits for a connection; while Redis is away, just drop the reconnect loop.
+      if (redis.status === "ready") await redis.quit().catch(() => redis.disconnect());
+      else redis.disconnect();
     },
   };
 }
