@@ -1,3 +1,4 @@
+import "./no-telemetry.ts";
 import { performance } from "node:perf_hooks";
 import { RemoteGraphQLDataSource } from "@apollo/gateway";
 import type { GraphQLDataSourceProcessOptions } from "@apollo/gateway/dist/datasources/types.js";

@@ -1,9 +1,11 @@
+import "../../gateway/no-telemetry.ts";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { ApolloGateway } from "@apollo/gateway";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import type { GraphQLSchema } from "graphql";
+import { withoutSecurityMarks } from "../../gateway/plugins/authorization.ts";
 import { checkAgainstSchema, compileRoutes } from "../../gateway/rest/compile.ts";
 import { buildOpenApi } from "../../gateway/rest/openapi.ts";
 import { type RestRoute, ROUTES } from "../../gateway/rest/routes.ts";
@@ -11,7 +13,9 @@ import { buildVariables, parseParameter } from "../../gateway/rest/variables.ts"
 
 /** The API schema the gateway serves for the checked-in supergraph. */
 async function apiSchema(): Promise<{ schema: GraphQLSchema; stop: () => Promise<void> }> {
-  const gateway = new ApolloGateway({ supergraphSdl: readFileSync("schema/supergraph.graphql", "utf8") });
+  const gateway = new ApolloGateway({
+    supergraphSdl: withoutSecurityMarks(readFileSync("schema/supergraph.graphql", "utf8")),
+  });
   await gateway.load();
   return { schema: gateway.schema!, stop: () => gateway.stop() };
 }
