@@ -33,9 +33,22 @@ function port(name: string, fallback: number): number {
 }
 
 const providerApiKey = env.PAYMENT_PROVIDER_API_KEY || "sk_test_sandbox";
+// The gateway introspects opaque OAuth tokens at the users service as a client of its own; like
+// the internal secret, its secret is fresh on every run unless given.
+const introspectionClientId = env.OAUTH_INTROSPECTION_CLIENT_ID || "gateway";
+const introspectionSecret = env.OAUTH_INTROSPECTION_CLIENT_SECRET || randomBytes(32).toString("base64url");
 const services: ServiceSpec[] = [
   { name: "provider-sandbox", entry: "subgraphs/payments/sandbox/index.ts", portVar: "PAYMENT_PROVIDER_PORT", defaultPort: 4010 },
-  { name: "users", entry: "subgraphs/users/index.ts", portVar: "USERS_PORT", defaultPort: 4001 },
+  {
+    name: "users",
+    entry: "subgraphs/users/index.ts",
+    portVar: "USERS_PORT",
+    defaultPort: 4001,
+    env: () => ({
+      OAUTH_INTROSPECTION_CLIENT_ID: introspectionClientId,
+      OAUTH_INTROSPECTION_CLIENT_SECRET: introspectionSecret,
+    }),
+  },
   { name: "products", entry: "subgraphs/products/index.ts", portVar: "PRODUCTS_PORT", defaultPort: 4002 },
   {
     name: "orders",
@@ -133,6 +146,12 @@ async function main() {
   const gateway = launch("gateway", "gateway/index.ts", {
     PORT: String(gatewayPort),
     SUPERGRAPH_PATH: supergraphPath,
+    // An operator's own INTROSPECTION_URL (another authorization server) comes with its own credentials.
+    ...(!env.INTROSPECTION_URL && {
+      INTROSPECTION_URL: `http://${host}:${ports.users}/oauth/introspect`,
+      INTROSPECTION_CLIENT_ID: introspectionClientId,
+      INTROSPECTION_CLIENT_SECRET: introspectionSecret,
+    }),
   });
   await waitReady("gateway", `http://${host}:${gatewayPort}/readyz`, gateway);
 
@@ -145,6 +164,7 @@ async function main() {
       `  REST         ${base}/api/products`,
       `  Health       ${base}/healthz  ${base}/readyz`,
       `  Metrics      ${base}/metrics`,
+      `  OAuth token  http://${host}:${ports.users}/oauth/token (client credentials; see README)`,
       ...services.map((s) => `  ${s.name.padEnd(12)} http://${host}:${ports[s.name]}`),
       `  Data         ${dataDir}`,
       "Ctrl-C stops everything.",
