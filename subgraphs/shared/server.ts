@@ -12,6 +12,7 @@ import { type DocumentNode, GraphQLError, parse } from "graphql";
 import { type Logger, pino } from "pino";
 import { IDENTITY_HEADER, type Identity, verifyIdentity } from "./identity.ts";
 import { observeService, requestIdOf } from "./observability.ts";
+import { requestScope } from "./request-scope.ts";
 import { startServiceTracing, tracesUrlFromEnv } from "./tracing.ts";
 
 /** What every resolver of every subgraph receives. Created fresh for each request. */
@@ -86,6 +87,10 @@ export async function createSubgraphService<L>(options: SubgraphServiceOptions<L
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, genReqId: (raw) => requestIdOf(raw.headers) });
   // Request id on every response and log line, one log line per request, /metrics, trace context.
   const observability = observeService(app, { name: options.name, log });
+  app.addHook("onRequest", (request, _reply, done) => {
+    const traceparent = request.headers.traceparent;
+    requestScope.run({ requestId: request.id, ...(typeof traceparent === "string" && { traceparent }) }, done);
+  });
   const tracesUrl = options.otlpTracesUrl === undefined ? tracesUrlFromEnv() : options.otlpTracesUrl;
   const stopTracing = tracesUrl ? startServiceTracing(options.name, tracesUrl) : null;
   const schema = buildSubgraphSchema({

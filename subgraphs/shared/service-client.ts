@@ -1,7 +1,19 @@
+import { context, propagation } from "@opentelemetry/api";
 import { GraphQLError } from "graphql";
 import { Agent, request } from "undici";
 import { domainError, ErrorCode } from "./errors.ts";
 import { IDENTITY_HEADER, signIdentity } from "./identity.ts";
+import { requestScope } from "./request-scope.ts";
+
+/** The serving request's id and trace context, so the peer logs the same request and joins its trace. */
+function scopeHeaders(): Record<string, string> {
+  const scope = requestScope.getStore();
+  const headers: Record<string, string> = {};
+  if (scope) headers["x-request-id"] = scope.requestId;
+  propagation.inject(context.active(), headers);
+  if (!headers.traceparent && scope?.traceparent) headers.traceparent = scope.traceparent;
+  return headers;
+}
 
 export interface ServiceClientOptions {
   /** GraphQL endpoint of the peer subgraph. */
@@ -42,7 +54,7 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
         const res = await request(options.url, {
           method: "POST",
           dispatcher,
-          headers: { "content-type": "application/json", [IDENTITY_HEADER]: token },
+          headers: { "content-type": "application/json", [IDENTITY_HEADER]: token, ...scopeHeaders() },
           body: JSON.stringify({ query, variables }),
           headersTimeout: timeout,
           bodyTimeout: timeout,

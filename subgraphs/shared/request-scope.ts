@@ -1,0 +1,15 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+
+/** What a service carries on, for one incoming request, into the calls it makes to its peers. */
+export interface RequestScope {
+  requestId: string;
+  /** The caller's W3C trace context, passed on so the peer's logs and spans join the same trace. */
+  traceparent?: string;
+}
+
+/**
+ * Per-request, never shared between requests: each request runs in its own async scope, so a peer
+ * call made anywhere while serving it (a repository, a client deep in a resolver) finds its ids
+ * without threading them through every signature.
+ */
+export const requestScope = new AsyncLocalStorage<RequestScope>();

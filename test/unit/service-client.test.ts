@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { parse } from "graphql";
+import { pino } from "pino";
+import { createSubgraphService, type SubgraphContext, type SubgraphService } from "../../subgraphs/shared/server.ts";
+import { createServiceClient, type ServiceClient } from "../../subgraphs/shared/service-client.ts";
+
+const secret = "s".repeat(40);
+const silent = pino({ level: "silent" });
+const typeDefs = parse(`
+  extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])
+  type Query { seen: Seen! }
+  type Seen { requestId: String! service: String }
+`);
+
+let peer: SubgraphService;
+let caller: SubgraphService;
+let client: ServiceClient;
+
+before(async () => {
+  // The peer reports what it was told about the request; the caller asks it while serving its own.
+  peer = await createSubgraphService({
+    name: "peer",
+    typeDefs,
+    internalSecret: secret,
+    logger: silent,
+    createLoaders: () => ({}),
+    resolvers: {
+      Query: {
+        seen: (_: unknown, __: unknown, ctx: SubgraphContext<object>) => ({
+          requestId: ctx.requestId,
+          service: ctx.identity.service,
+        }),
+      },
+    },
+  });
+  const peerUrl = await peer.listen(0);
+  client = createServiceClient({ url: peerUrl, service: "caller", internalSecret: secret });
+  caller = await createSubgraphService({
+    name: "caller",
+    typeDefs,
+    internalSecret: secret,
+    logger: silent,
+    createLoaders: () => ({}),
+    resolvers: {
+      Query: {
+        seen: async () => (await client.request<{ seen: unknown }>("{ seen { requestId service } }")).seen,
+      },
+    },
+  });
+  await caller.listen(0);
+});
+after(async () => {
+  await caller?.close();
+  await peer?.close();
+  await client?.close();
+});
+
+test("a peer call carries the serving request's id and a signed service identity", async () => {
+  const address = caller.app.server.address() as { port: number };
+  const ask = (requestId: string) =>
+    fetch(`http://127.0.0.1:${address.port}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-request-id": requestId },
+      body: JSON.stringify({ query: "{ seen { requestId service } }" }),
+    }).then((r) => r.json() as Promise<{ data: { seen: { requestId: string; service: string } } }>);
+  // Two requests at once: each peer call must carry its own request's id.
+  const [a, b] = await Promise.all([ask("req-aaa"), ask("req-bbb")]);
+  assert.deepEqual(a.data.seen, { requestId: "req-aaa", service: "caller" });
+  assert.deepEqual(b.data.seen, { requestId: "req-bbb", service: "caller" });
+});
