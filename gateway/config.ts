@@ -66,6 +66,13 @@ export interface GatewayConfig {
    * slower; kept as a baseline for benchmarks and as a fallback). @default "undici"
    */
   readonly subgraphFetcher: "undici" | "default";
+  /**
+   * Instances per subgraph, overriding the supergraph's routing URL: requests are balanced over
+   * them with failover. @default none (the supergraph's URLs)
+   */
+  readonly subgraphUrls: ReadonlyMap<string, readonly string[]>;
+  /** How long a failed subgraph instance is left out. @default 10 */
+  readonly subgraphEjectSeconds: number;
   /** Per-subgraph request timeout. @default 10000 */
   readonly subgraphTimeoutMs: number;
   /** Largest accepted request body. @default 1048576 */
@@ -183,6 +190,8 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Gateway
       introspection: introspectionConfig(merged),
     }),
     subgraphFetcher: oneOf(merged, "SUBGRAPH_FETCHER", ["undici", "default"] as const, "undici"),
+    subgraphUrls: parsed(merged, "SUBGRAPH_URLS", parseSubgraphUrls, new Map()),
+    subgraphEjectSeconds: int(merged, "SUBGRAPH_EJECT_SECONDS", 10, 1, 3600),
     subgraphTimeoutMs: int(merged, "SUBGRAPH_TIMEOUT_MS", 10_000, 100, 300_000),
     bodyLimitBytes: int(merged, "BODY_LIMIT_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
     restBodyLimitBytes: int(merged, "REST_BODY_LIMIT_BYTES", 64 * 1024, 1024, 64 * 1024 * 1024),
@@ -211,6 +220,34 @@ function introspectionConfig(env: Env): IntrospectionConfig | null {
     inactiveCacheSeconds: int(env, "INTROSPECTION_INACTIVE_CACHE_SECONDS", 10, 0, 3600),
     timeoutMs: int(env, "INTROSPECTION_TIMEOUT_MS", 2000, 100, 60_000),
   });
+}
+
+/** `name=url|url,name2=url`: the instances of each named subgraph. */
+function parseSubgraphUrls(raw: string): Map<string, readonly string[]> {
+  const map = new Map<string, readonly string[]>();
+  for (const entry of raw
+    .split(",")
+    .map((e) => e.trim())
+    .filter(Boolean)) {
+    const eq = entry.indexOf("=");
+    const name = entry.slice(0, eq).trim();
+    if (eq <= 0 || !/^[A-Za-z_][A-Za-z0-9_-]*$/.test(name)) throw new Error(`expected name=url|url, got "${entry}"`);
+    const urls = entry
+      .slice(eq + 1)
+      .split("|")
+      .map((u) => u.trim());
+    for (const u of urls) {
+      let parsedUrl: URL;
+      try {
+        parsedUrl = new URL(u);
+      } catch {
+        throw new Error(`"${u}" is not a URL`);
+      }
+      if (parsedUrl.protocol !== "http:" && parsedUrl.protocol !== "https:") throw new Error(`"${u}" is not http(s)`);
+    }
+    map.set(name, Object.freeze(urls));
+  }
+  return map;
 }
 
 /** A value parsed by `parse`; its RangeError becomes a ConfigError naming the variable. */

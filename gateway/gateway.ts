@@ -26,6 +26,7 @@ import { metricsRoutes } from "./plugins/metrics.ts";
 import { subgraphUnavailableStatus } from "./plugins/subgraph-status.ts";
 import { REST_PREFIX, restRoutes } from "./rest/index.ts";
 import { createSubgraphFetcher, type SubgraphCallContext, SubgraphDataSource } from "./subgraph-client.ts";
+import { balancedFetcher, InstancePool } from "./subgraph-pool.ts";
 import { FileSupergraphManager } from "./supergraph.ts";
 import { subgraphUrls } from "./supergraph-info.ts";
 
@@ -97,14 +98,21 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     supergraphSdl: supergraph,
     logger: apolloLogger(logger),
     ...(observability.planCache && { queryPlannerConfig: { cache: observability.planCache } }),
-    buildService: ({ name, url }) =>
-      new SubgraphDataSource({
+    buildService: ({ name, url }) => {
+      // SUBGRAPH_URLS may give several instances: balanced, with failover, over the keep-alive pool.
+      const instances = config.subgraphUrls.get(name) ?? [url!];
+      const pool =
+        instances.length > 1
+          ? new InstancePool({ subgraph: name, urls: instances, ejectMs: config.subgraphEjectSeconds * 1000, logger })
+          : null;
+      return new SubgraphDataSource({
         name,
-        url: url!,
-        ...(config.subgraphFetcher === "undici" && { fetcher }),
+        url: instances[0]!,
+        ...(pool ? { fetcher: balancedFetcher(pool, fetcher) } : config.subgraphFetcher === "undici" && { fetcher }),
         internalSecret: config.internalSecret,
         observer: observability.subgraphObserver,
-      }),
+      });
+    },
   });
 
   // X-Forwarded-For is believed only from the configured proxies (TRUSTED_PROXIES).

@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { loadConfig } from "../../gateway/config.ts";
+import { createGateway, type Gateway } from "../../gateway/gateway.ts";
+import { createProductsService } from "../../subgraphs/products/server.ts";
+import { type Services, silent, startServices } from "../helpers/services.ts";
+
+let services: Services;
+let second: Awaited<ReturnType<typeof createProductsService>>;
+let gateway: Gateway;
+let url: string;
+let dir: string;
+
+async function deadUrl(): Promise<string> {
+  const port = await new Promise<number>((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+  return `http://127.0.0.1:${port}/graphql`;
+}
+
+before(async () => {
+  services = await startServices();
+  second = await createProductsService({
+    databasePath: ":memory:",
+    internalSecret: services.internalSecret,
+    logger: silent,
+  });
+  const secondUrl = await second.listen(0);
+  dir = mkdtempSync(join(tmpdir(), "failover-"));
+  const supergraphPath = join(dir, "supergraph.graphql");
+  writeFileSync(supergraphPath, services.supergraphSdl);
+  const config = loadConfig({
+    INTERNAL_SECRET: services.internalSecret,
+    SUPERGRAPH_PATH: supergraphPath,
+    SUBGRAPH_URLS: `products=${await deadUrl()}|${services.subgraphUrls.products}|${secondUrl}`,
+    LOG_LEVEL: "silent",
+  });
+  gateway = await createGateway(config, { logger: silent });
+  url = await gateway.listen(0);
+});
+after(async () => {
+  await gateway?.close();
+  await second?.close();
+  await services?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const query = (q: string) =>
+  fetch(`${url}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ query: q }),
+  }).then(async (res) => ({
+    status: res.status,
+    body: (await res.json()) as { data?: unknown; errors?: { extensions?: { code?: string } }[] },
+  }));
+
+test("requests are balanced over the healthy instances; a dead one is skipped without failing anyone", async () => {
+  const firstBefore = services.products.db.queryCount;
+  const secondBefore = second.db.queryCount;
+  for (let i = 0; i < 20; i++) {
+    const res = await query("{ products(first: 1) { totalCount } }");
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.errors, undefined);
+  }
+  const first = services.products.db.queryCount - firstBefore;
+  const other = second.db.queryCount - secondBefore;
+  assert.ok(first > 0 && other > 0, `both live instances served (${first} / ${other})`);
+});
+
+test("with no instance left, the answer is SUBGRAPH_UNAVAILABLE (503) and the gateway stays up", async () => {
+  await second.close();
+  await services.products.close();
+  const res = await query("{ products(first: 1) { totalCount } }");
+  assert.equal(res.status, 503);
+  assert.equal(res.body.errors?.[0]?.extensions?.code, "SUBGRAPH_UNAVAILABLE");
+  assert.equal((await fetch(`${url}/healthz`)).status, 200);
+  const other = await query('mutation { login(email: "alice@example.com", password: "alice-password") { token } }');
+  assert.equal(other.status, 200);
+});
