@@ -8,10 +8,10 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
+import { freePort } from "../test/helpers/net.ts";
 import { type Services, startServices } from "../test/helpers/services.ts";
 
 export interface Variant {
@@ -65,21 +65,10 @@ interface Sample {
 const CLK_TCK = 100;
 
 /** User + system CPU of a process in milliseconds, from /proc (Linux). */
-function cpuMs(pid: number): number {
+export function cpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitReady(url: string, child: ChildProcess): Promise<void> {
@@ -96,7 +85,8 @@ async function waitReady(url: string, child: ChildProcess): Promise<void> {
   throw new Error(`gateway at ${url} not ready in 30 s`);
 }
 
-async function startGateway(supergraphPath: string, services: Services, variant: Variant) {
+/** A gateway child process in production mode over `supergraphPath`, ready to serve. */
+export async function startGateway(supergraphPath: string, services: Services, variant: Variant) {
   const port = await freePort();
   const child = spawn(process.execPath, ["--import", "tsx", "gateway/index.ts", "--supergraph", supergraphPath], {
     env: {

@@ -9,18 +9,17 @@
  * (bench/lib.ts compares gateway variants on one scenario; this compares two scenarios on one
  * gateway, so it drives autocannon itself.)
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import { startServices } from "../test/helpers/services.ts";
+import { cpuMs, startGateway } from "./lib.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const CLK_TCK = 100;
 
 interface Request {
   method: "GET" | "POST";
@@ -33,37 +32,6 @@ interface Pair {
   name: string;
   rest: Request;
   graphql: Request;
-}
-
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitReady(url: string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`gateway at ${url} not ready in 30 s`);
 }
 
 const graphqlRequest = (query: string, variables: Record<string, unknown>, token?: string): Request => ({
@@ -81,20 +49,9 @@ let child: ChildProcess | undefined;
 try {
   const supergraphPath = join(dir, "supergraph.graphql");
   writeFileSync(supergraphPath, services.supergraphSdl);
-  const port = await freePort();
-  child = spawn(process.execPath, ["--import", "tsx", "gateway/index.ts", "--supergraph", supergraphPath], {
-    env: {
-      ...process.env,
-      NODE_ENV: "production",
-      INTERNAL_SECRET: services.internalSecret,
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      LOG_LEVEL: "warn",
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await waitReady(url, child);
+  const gateway = await startGateway(supergraphPath, services, { name: "gateway", env: { LOG_LEVEL: "warn" } });
+  child = gateway.child;
+  const url = gateway.url;
 
   // Set-up through the REST routes themselves (which also checks they answer).
   const post = async (path: string, body: unknown, token?: string, headers: Record<string, string> = {}) => {

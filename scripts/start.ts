@@ -38,7 +38,12 @@ const providerApiKey = env.PAYMENT_PROVIDER_API_KEY || "sk_test_sandbox";
 const introspectionClientId = env.OAUTH_INTROSPECTION_CLIENT_ID || "gateway";
 const introspectionSecret = env.OAUTH_INTROSPECTION_CLIENT_SECRET || randomBytes(32).toString("base64url");
 const services: ServiceSpec[] = [
-  { name: "provider-sandbox", entry: "subgraphs/payments/sandbox/index.ts", portVar: "PAYMENT_PROVIDER_PORT", defaultPort: 4010 },
+  {
+    name: "provider-sandbox",
+    entry: "subgraphs/payments/sandbox/index.ts",
+    portVar: "PAYMENT_PROVIDER_PORT",
+    defaultPort: 4010,
+  },
   {
     name: "users",
     entry: "subgraphs/users/index.ts",
@@ -112,11 +117,14 @@ async function stop(code: number): Promise<void> {
   stopping = true;
   const exits = children
     .filter((c) => c.exitCode === null && c.signalCode === null)
-    .map((c) => new Promise<void>((done) => {
-      c.once("exit", () => done());
-      c.kill("SIGTERM");
-      setTimeout(() => c.kill("SIGKILL"), 10_000).unref();
-    }));
+    .map(
+      (c) =>
+        new Promise<void>((done) => {
+          c.once("exit", () => done());
+          c.kill("SIGTERM");
+          setTimeout(() => c.kill("SIGKILL"), 10_000).unref();
+        }),
+    );
   await Promise.all(exits);
   process.exit(code);
 }
@@ -129,7 +137,11 @@ async function main() {
   for (const service of services) {
     const p = ports[service.name]!;
     const child = launch(service.name, service.entry, { PORT: String(p), ...service.env?.(ports) });
-    await waitReady(service.name, `http://${host}:${p}/${service.name === "provider-sandbox" ? "healthz" : "readyz"}`, child);
+    await waitReady(
+      service.name,
+      `http://${host}:${p}/${service.name === "provider-sandbox" ? "healthz" : "readyz"}`,
+      child,
+    );
   }
 
   // The committed supergraph routes to the default ports; other ports get a composed copy.

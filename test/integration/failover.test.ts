@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { loadConfig } from "../../gateway/config.ts";
 import { createGateway, type Gateway } from "../../gateway/gateway.ts";
 import { createProductsService } from "../../subgraphs/products/server.ts";
+import { freePort } from "../helpers/net.ts";
 import { type Services, silent, startServices } from "../helpers/services.ts";
 
 let services: Services;
@@ -15,15 +15,8 @@ let gateway: Gateway;
 let url: string;
 let dir: string;
 
-async function deadUrl(): Promise<string> {
-  const port = await new Promise<number>((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-  return `http://127.0.0.1:${port}/graphql`;
-}
+/** A URL nothing listens on. */
+const deadUrl = async () => `http://127.0.0.1:${await freePort()}/graphql`;
 
 before(async () => {
   services = await startServices();
