@@ -7,11 +7,14 @@ import { after, test } from "node:test";
 import { freePort } from "../helpers/net.ts";
 
 const dirs: string[] = [];
+const launchers: ChildProcess[] = [];
 after(() => {
+  // A failed assertion must not leave a stack running.
+  for (const launcher of launchers) if (launcher.exitCode === null) launcher.kill("SIGKILL");
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Pids whose parent is `pid` (Linux /proc). */
+/** The stack's own processes started by the launcher `pid` (Linux /proc): its services and the gateway. */
 function childrenOf(pid: number): number[] {
   const found: number[] = [];
   for (const entry of readdirSync("/proc")) {
@@ -19,7 +22,9 @@ function childrenOf(pid: number): number[] {
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
       const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === pid) found.push(Number(entry));
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+      // tsx's own helper processes are not the stack's.
+      if (ppid === pid && /(subgraphs|gateway)\/.*index\.ts/.test(cmdline)) found.push(Number(entry));
     } catch {
       // exited meanwhile
     }
@@ -54,6 +59,7 @@ async function startShop(): Promise<{ launcher: ChildProcess; url: string; outpu
     env: { ...process.env, ...ports, DATA_DIR: dir, LOG_LEVEL: "warn" },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  launchers.push(launcher);
   let output = "";
   launcher.stdout!.on("data", (chunk) => {
     output += chunk;
