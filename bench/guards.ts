@@ -14,10 +14,8 @@ import { readSchemaPolicies } from "../gateway/plugins/guards/directives.ts";
 import { createMemoryStore } from "../gateway/plugins/guards/memory-store.ts";
 import { measureOperation } from "../gateway/plugins/guards/shape.ts";
 import { walkOperation } from "../gateway/plugins/guards/walker.ts";
-import { compare, type Variant } from "./lib.ts";
+import { compare, PICTURE_QUERY, shopScenarios, type Variant } from "./lib.ts";
 
-const PICTURE = `query Picture { me { name orders { id status totalCents items { quantity product { name priceCents } } payment { status } } } }`;
-const CATALOGUE = `query Catalogue { products(first: 20) { nodes { id name priceCents stock } totalCount } }`;
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
 const OFF: Record<string, string> = {
@@ -72,28 +70,7 @@ if (await redisUp()) {
 await compare({
   title: "operation guards: all off (baseline) vs the shop's defaults",
   variants,
-  scenarios: async ({ login, graphql }) => {
-    const token = await login("alice@example.com", "alice-password");
-    const { placeOrder } = await graphql<{ placeOrder: { id: string } }>(
-      `mutation { placeOrder(input: { items: [{ productId: "prod-001", quantity: 1 }, { productId: "prod-002", quantity: 2 }] }) { id } }`,
-      {},
-      token,
-    );
-    await graphql(
-      `mutation($id: ID!) { processPayment(input: { orderId: $id, idempotencyKey: "bench-guards", paymentMethod: "pm_card_ok" }) { id } }`,
-      { id: placeOrder.id },
-      token,
-    );
-    return [
-      { name: "catalogue (1 fetch)", path: "/graphql", body: JSON.stringify({ query: CATALOGUE }) },
-      {
-        name: "me+orders+items+payment (4 fetches, rate-limited field)",
-        path: "/graphql",
-        headers: { authorization: `Bearer ${token}` },
-        body: JSON.stringify({ query: PICTURE }),
-      },
-    ];
-  },
+  scenarios: (ctx) => shopScenarios(ctx, "me+orders+items+payment (4 fetches, rate-limited field)"),
 });
 
 /**
@@ -109,7 +86,7 @@ async function micro() {
     logger: { debug() {}, info() {}, warn() {}, error() {} },
   });
   const { schema } = await gateway.load();
-  const document = parse(PICTURE);
+  const document = parse(PICTURE_QUERY);
   const operation = document.definitions[0] as OperationDefinitionNode;
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);

@@ -199,3 +199,36 @@ export async function compare(options: CompareOptions): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+export const CATALOGUE_QUERY = `query Catalogue { products(first: 20) { nodes { id name priceCents stock } totalCount } }`;
+export const PICTURE_QUERY = `query Picture { me { name orders { id status totalCents items { quantity product { name priceCents } } payment { status } } } }`;
+
+/**
+ * The two typical federated requests every benchmark compares on: the catalogue (one fetch) and a
+ * signed-in customer's whole picture over a paid order (users, orders, products, payments).
+ */
+export async function shopScenarios(
+  { login, graphql }: BenchContext,
+  pictureName = "me+orders+items+payment (4 fetches)",
+): Promise<Scenario[]> {
+  const token = await login("alice@example.com", "alice-password");
+  const { placeOrder } = await graphql<{ placeOrder: { id: string } }>(
+    `mutation { placeOrder(input: { items: [{ productId: "prod-001", quantity: 1 }, { productId: "prod-002", quantity: 2 }] }) { id } }`,
+    {},
+    token,
+  );
+  await graphql(
+    `mutation($id: ID!, $key: String!) { processPayment(input: { orderId: $id, idempotencyKey: $key, paymentMethod: "pm_card_ok" }) { id } }`,
+    { id: placeOrder.id, key: `bench-${placeOrder.id}` },
+    token,
+  );
+  return [
+    { name: "catalogue (1 fetch)", path: "/graphql", body: JSON.stringify({ query: CATALOGUE_QUERY }) },
+    {
+      name: pictureName,
+      path: "/graphql",
+      headers: { authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: PICTURE_QUERY }),
+    },
+  ];
+}

@@ -195,16 +195,16 @@ describe("per-field limits: walking the operation", () => {
 
   test("fragments, inline fragments and @skip/@include with variables", async () => {
     const query = `
-      query($skip: Boolean!, $with: Boolean!) {
+      query($skipD: Boolean!, $includeE: Boolean!) {
         a: products(first: 1) { totalCount }
         ...F
         ... on Query { c: products(first: 1) { totalCount } }
-        d: products(first: 1) @skip(if: $skip) { totalCount }
-        e: products(first: 1) @include(if: $with) { totalCount }
+        d: products(first: 1) @skip(if: $skipD) { totalCount }
+        e: products(first: 1) @include(if: $includeE) { totalCount }
       }
       fragment F on Query { b: products(first: 1) { totalCount } }`;
     // a, b, c, and e: four calls; d is skipped.
-    const first = await stack.graphql(query, { skip: true, with: true });
+    const first = await stack.graphql(query, { skipD: true, includeE: true });
     assert.equal(first.status, 200, JSON.stringify(first.body));
     assert.match(first.headers.get("ratelimit") ?? "", /"Query\.products";r=0;/);
     const again = await stack.graphql("{ products(first: 1) { totalCount } }");
