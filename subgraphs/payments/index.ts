@@ -1,5 +1,5 @@
 import { pino } from "pino";
-import { ConfigError, readServiceConfig, type ServiceConfig } from "../shared/config.ts";
+import { ConfigError, readServiceConfig, readUrl, type ServiceConfig } from "../shared/config.ts";
 import { stopOnSignals } from "../shared/lifecycle.ts";
 import { createPaymentsService } from "./server.ts";
 
@@ -7,20 +7,6 @@ interface PaymentsConfig extends ServiceConfig {
   ordersUrl: string;
   providerUrl: string;
   providerApiKey: string;
-}
-
-function readUrl(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
-  const value = env[name] || fallback;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(`${name} must be an absolute http(s) URL, got "${value}"`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new ConfigError(`${name} must be an http(s) URL, got "${value}"`);
-  }
-  return value;
 }
 
 function readConfig(env = process.env): PaymentsConfig {

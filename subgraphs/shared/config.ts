@@ -55,3 +55,18 @@ export function readServiceConfig(name: string, defaultPort: number, env = proce
     logLevel: env.LOG_LEVEL || "info",
   });
 }
+
+/** An http(s) URL from `name`, or `fallback`; anything else stops start-up naming the variable. */
+export function readUrl(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const raw = env[name] || fallback;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL, got "${raw}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigError(`${name} must be an http(s) URL, got "${raw}"`);
+  }
+  return url.href;
+}
