@@ -1,14 +1,19 @@
-import type { Logger } from "pino";
-
+/** Anything that can be stopped cleanly. */
 export interface Closable {
   close(): Promise<void>;
 }
 
+interface StopLog {
+  info(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
 /**
- * Stops the service cleanly on SIGINT/SIGTERM, and — when started by `npm start` (EXIT_WITH_PARENT=1)
- * — also when the launcher goes away, so a killed launcher never leaves orphans behind.
+ * Stops the process cleanly on SIGINT/SIGTERM (forced after 10 s), and — when started by `npm start`
+ * (EXIT_WITH_PARENT=1) — also when the launcher goes away: its stdin pipe closes however it went,
+ * so a killed launcher never leaves orphans behind.
  */
-export function stopOnSignals(service: Closable, log: Pick<Logger, "info" | "error">): void {
+export function stopOnSignals(service: Closable, log: StopLog, env: NodeJS.ProcessEnv = process.env): void {
   let stopping = false;
   const stop = async (reason: string) => {
     if (stopping) return;
@@ -26,7 +31,7 @@ export function stopOnSignals(service: Closable, log: Pick<Logger, "info" | "err
   };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
-  if (process.env.EXIT_WITH_PARENT === "1") {
+  if (env.EXIT_WITH_PARENT === "1") {
     process.stdin.on("end", () => void stop("parent exited"));
     process.stdin.on("error", () => void stop("parent exited"));
     process.stdin.resume();

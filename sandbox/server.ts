@@ -8,7 +8,7 @@ import { fingerprint, type PaymentIntentParams, readPaymentIntentParams } from "
 export interface ProviderSandboxOptions {
   /** The secret key clients must send as `Authorization: Bearer <apiKey>`. @default "sk_test_sandbox" */
   apiKey?: string;
-  /** @default a pino logger at LOG_LEVEL */
+  /** @default a pino logger at "info" */
   logger?: Logger;
   /** Lifetime and size of the idempotency-key store. @default 24 hours, 10 000 keys */
   idempotency?: IdempotencyStoreOptions;
@@ -89,7 +89,7 @@ function remember<T>(map: Map<string, T>, key: string, value: T, max: number): v
 export function createProviderSandbox(options: ProviderSandboxOptions = {}): ProviderSandbox {
   const apiKey = options.apiKey ?? "sk_test_sandbox";
   if (apiKey.length === 0) throw new RangeError("apiKey must not be empty");
-  const log = options.logger ?? pino({ name: "payment-provider-sandbox", level: process.env.LOG_LEVEL || "info" });
+  const log = options.logger ?? pino({ name: "payment-provider-sandbox" });
   const maxRecords = options.maxRecords ?? 10_000;
   const idempotency = new IdempotencyStore(options.idempotency);
   const intents = new Map<string, PaymentIntent>();

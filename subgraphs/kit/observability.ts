@@ -1,34 +1,10 @@
-import { randomUUID } from "node:crypto";
-import type { IncomingHttpHeaders } from "node:http";
 import type { ApolloServerPlugin } from "@apollo/server";
 import { context, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
-
-/** Header the gateway (and any caller) passes the request id in; echoed on the response. */
-export const REQUEST_ID_HEADER = "x-request-id";
-
-const ACCEPTABLE_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
-
-function first(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** Trace id of a valid version-00 W3C `traceparent`, else null. */
-export function traceIdOf(headers: IncomingHttpHeaders): string | null {
-  const match = TRACEPARENT.exec(first(headers.traceparent)?.trim().toLowerCase() ?? "");
-  if (!match || /^0+$/.test(match[1]!) || /^0+$/.test(match[2]!)) return null;
-  return match[1]!;
-}
-
-/** The caller's `X-Request-Id` when acceptable, else the caller's trace id, else a new UUID. */
-export function requestIdOf(headers: IncomingHttpHeaders): string {
-  const given = first(headers[REQUEST_ID_HEADER]);
-  if (given !== undefined && ACCEPTABLE_ID.test(given)) return given;
-  return traceIdOf(headers) ?? randomUUID();
-}
+import { REQUEST_ID_HEADER } from "../../common/request-id.ts";
+import { traceIdOf } from "../../common/trace-context.ts";
 
 /** Routes logged at debug only. */
 const QUIET_ROUTES = new Set(["/healthz", "/readyz", "/metrics"]);
@@ -97,7 +73,7 @@ export function observeService(app: FastifyInstance, options: { name: string; lo
     );
     const spanContext = span.spanContext();
     const state: RequestState = {
-      traceId: span.isRecording() ? spanContext.traceId : traceIdOf(request.headers),
+      traceId: span.isRecording() ? spanContext.traceId : traceIdOf(request.headers.traceparent),
       span: span.isRecording() ? span : null,
       errorCodes: [],
     };

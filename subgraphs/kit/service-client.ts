@@ -1,15 +1,16 @@
 import { context, propagation } from "@opentelemetry/api";
 import { GraphQLError } from "graphql";
 import { Agent, request } from "undici";
-import { domainError, ErrorCode } from "./errors.ts";
-import { IDENTITY_HEADER, signIdentity } from "./identity.ts";
+import { IDENTITY_HEADER, signIdentity } from "../../common/identity-token.ts";
+import { REQUEST_ID_HEADER } from "../../common/request-id.ts";
+import { domainError, ErrorCode } from "../shared/errors.ts";
 import { requestScope } from "./request-scope.ts";
 
 /** The serving request's id and trace context, so the peer logs the same request and joins its trace. */
 function scopeHeaders(): Record<string, string> {
   const scope = requestScope.getStore();
   const headers: Record<string, string> = {};
-  if (scope) headers["x-request-id"] = scope.requestId;
+  if (scope) headers[REQUEST_ID_HEADER] = scope.requestId;
   propagation.inject(context.active(), headers);
   if (!headers.traceparent && scope?.traceparent) headers.traceparent = scope.traceparent;
   return headers;

@@ -1,3 +1,5 @@
+import { LRUCache } from "lru-cache";
+
 /** A response the sandbox produced for an idempotency key, kept to be replayed byte for byte. */
 export interface StoredResponse {
   /** Canonical form of the request parameters that produced the response. */
@@ -22,43 +24,43 @@ export interface IdempotencyStoreOptions {
  * by a concurrent duplicate, so one key never produces two charges.
  */
 export class IdempotencyStore {
-  private readonly entries = new Map<string, StoredResponse>();
+  // Insertion order is eviction order: reads use peek(), so replaying a key does not keep it longer.
+  private readonly entries: LRUCache<string, StoredResponse>;
   private readonly ttlMs: number;
-  private readonly maxKeys: number;
   private readonly now: () => number;
 
   constructor(options: IdempotencyStoreOptions = {}) {
     this.ttlMs = options.ttlMs ?? 24 * 60 * 60 * 1000;
-    this.maxKeys = options.maxKeys ?? 10_000;
+    const maxKeys = options.maxKeys ?? 10_000;
     this.now = options.now ?? Date.now;
-    if (!(this.maxKeys >= 1)) throw new RangeError("maxKeys must be at least 1");
+    if (!(maxKeys >= 1)) throw new RangeError("maxKeys must be at least 1");
+    // The lifetime is checked here rather than by the cache, so that it follows the injected clock.
+    this.entries = new LRUCache({ max: maxKeys });
   }
 
   get size(): number {
+    this.expire();
     return this.entries.size;
   }
 
   get(key: string): StoredResponse | undefined {
     this.expire();
-    return this.entries.get(key);
+    return this.entries.peek(key);
   }
 
   set(key: string, response: Omit<StoredResponse, "storedAt">): void {
     this.expire();
-    this.entries.delete(key);
-    while (this.entries.size >= this.maxKeys) {
-      const oldest = this.entries.keys().next().value as string;
-      this.entries.delete(oldest);
-    }
     this.entries.set(key, { ...response, storedAt: this.now() });
   }
 
-  /** Map iteration follows insertion order, so expired keys are always at the front. */
+  /** Oldest first (`rkeys`), so the sweep stops at the first key still alive. */
   private expire(): void {
     const cutoff = this.now() - this.ttlMs;
-    for (const [key, entry] of this.entries) {
-      if (entry.storedAt > cutoff) break;
-      this.entries.delete(key);
+    const expired: string[] = [];
+    for (const key of this.entries.rkeys()) {
+      if (this.entries.peek(key)!.storedAt > cutoff) break;
+      expired.push(key);
     }
+    for (const key of expired) this.entries.delete(key);
   }
 }

@@ -10,10 +10,12 @@ import fastifyApollo, { fastifyApolloDrainPlugin } from "@as-integrations/fastif
 import Fastify, { type FastifyInstance } from "fastify";
 import { type DocumentNode, GraphQLError, parse } from "graphql";
 import { type Logger, pino } from "pino";
+import { requestIdOf } from "../../common/request-id.ts";
+import { validTraceparent } from "../../common/trace-context.ts";
 import { IDENTITY_HEADER, type Identity, verifyIdentity } from "./identity.ts";
-import { observeService, requestIdOf } from "./observability.ts";
+import { observeService } from "./observability.ts";
 import { requestScope } from "./request-scope.ts";
-import { startServiceTracing, tracesUrlFromEnv } from "./tracing.ts";
+import { startServiceTracing } from "./tracing.ts";
 
 /** What every resolver of every subgraph receives. Created fresh for each request. */
 export interface SubgraphContext<L> {
@@ -35,15 +37,15 @@ export interface SubgraphServiceOptions<L> {
   internalSecret: string;
   /** Hides stack traces and introspection. @default false */
   production?: boolean;
-  /** @default a pino logger at LOG_LEVEL */
+  /** @default a pino logger at "info" */
   logger?: Logger;
   /** Extra HTTP routes beside /graphql, /healthz and /readyz (the users service adds its JWKS). */
   routes?: (app: FastifyInstance) => void | Promise<void>;
   /** Releases what the service holds (database, peer clients) after the server closes. */
   onClose?: () => void | Promise<void>;
   /**
-   * OTLP/HTTP traces URL; null keeps tracing off (no provider registered).
-   * @default from OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT, else null
+   * OTLP/HTTP traces URL (`ServiceConfig.otlpTracesUrl`); null keeps tracing off (no provider registered).
+   * @default null
    */
   otlpTracesUrl?: string | null;
 }
@@ -54,6 +56,20 @@ export interface SubgraphService {
   /** Listens and returns the GraphQL URL, e.g. `http://127.0.0.1:4001/graphql`. */
   listen(port?: number, host?: string): Promise<string>;
   close(): Promise<void>;
+}
+
+/** What every subgraph's factory takes; a `ServiceConfig` has all of it. */
+export interface ServiceOptions {
+  /** SQLite file, or ":memory:" for a throw-away store. */
+  databasePath: string;
+  /** Shared secret that verifies incoming identity tokens and signs this service's calls to its peers. */
+  internalSecret: string;
+  /** Hides stack traces and introspection. @default false */
+  production?: boolean;
+  /** @default a pino logger at "info" */
+  logger?: Logger;
+  /** OTLP/HTTP traces URL; null keeps tracing off. @default null */
+  otlpTracesUrl?: string | null;
 }
 
 /** Reads a subgraph's `schema.graphql` next to the calling module. */
@@ -83,16 +99,16 @@ function errorLogging(log: Logger): ApolloServerPlugin<SubgraphContext<unknown>>
 
 /** Builds (without listening) a Federation 2 subgraph service on Fastify. */
 export async function createSubgraphService<L>(options: SubgraphServiceOptions<L>): Promise<SubgraphService> {
-  const log = options.logger ?? pino({ name: options.name, level: process.env.LOG_LEVEL || "info" });
+  const log = options.logger ?? pino({ name: options.name });
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, genReqId: (raw) => requestIdOf(raw.headers) });
   // Request id on every response and log line, one log line per request, /metrics, trace context.
   const observability = observeService(app, { name: options.name, log });
   app.addHook("onRequest", (request, _reply, done) => {
-    const traceparent = request.headers.traceparent;
-    requestScope.run({ requestId: request.id, ...(typeof traceparent === "string" && { traceparent }) }, done);
+    // Only a valid trace context is passed on to peers: anything else would poison their traces.
+    const traceparent = validTraceparent(request.headers.traceparent);
+    requestScope.run({ requestId: request.id, ...(traceparent && { traceparent }) }, done);
   });
-  const tracesUrl = options.otlpTracesUrl === undefined ? tracesUrlFromEnv() : options.otlpTracesUrl;
-  const stopTracing = tracesUrl ? startServiceTracing(options.name, tracesUrl) : null;
+  const stopTracing = options.otlpTracesUrl ? startServiceTracing(options.name, options.otlpTracesUrl) : null;
   const schema = buildSubgraphSchema({
     typeDefs: options.typeDefs,
     resolvers: options.resolvers as GraphQLResolverMap<unknown>,
@@ -165,4 +181,17 @@ export async function createSubgraphService<L>(options: SubgraphServiceOptions<L
       await stopTracing?.();
     },
   };
+}
+
+/**
+ * Builds a service over what was opened for it (a database, peer clients): if building fails,
+ * `release` runs before the error is rethrown, so a service that failed to start holds nothing.
+ */
+export async function buildOrRelease<T>(release: () => unknown, build: () => Promise<T>): Promise<T> {
+  try {
+    return await build();
+  } catch (error) {
+    await release();
+    throw error;
+  }
 }

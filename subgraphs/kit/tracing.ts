@@ -5,18 +5,6 @@ import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { Resource } from "@opentelemetry/resources";
 import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 
-/**
- * The OTLP/HTTP traces URL from the standard variables (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or
- * OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces), or null: then tracing stays off and free.
- */
-export function tracesUrlFromEnv(env: NodeJS.ProcessEnv = process.env): string | null {
-  if (env.OTEL_TRACES_EXPORTER === "none" || /^(1|true)$/i.test(env.OTEL_SDK_DISABLED ?? "")) return null;
-  const full = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
-  if (full) return full;
-  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
-  return base ? `${base.replace(/\/+$/, "")}/v1/traces` : null;
-}
-
 let provider: BasicTracerProvider | null = null;
 let users = 0;
 
