@@ -9,10 +9,7 @@ ARG NODE_VERSION=20
 # Compiles the TypeScript to dist/ (npm ci runs the build through the prepare script).
 FROM node:${NODE_VERSION}-bookworm-slim AS builder
 WORKDIR /app
-COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
-COPY scripts/build.ts scripts/
-COPY gateway gateway
-COPY subgraphs subgraphs
+COPY . .
 RUN npm ci --no-audit --no-fund
 
 # Production dependencies only. The prepare script needs the dev tools, so install scripts are skipped

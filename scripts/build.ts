@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, readdirSync, rmSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -27,9 +27,9 @@ let copied = 0;
 for (const top of sourceRoots) {
   const from = join(root, top);
   if (!existsSync(from)) continue;
-  for (const entry of readdirSync(from, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile() || !ASSET.test(entry.name)) continue;
-    const source = join(entry.parentPath, entry.name);
+  for (const path of readdirSync(from, { recursive: true, encoding: "utf8" })) {
+    const source = join(from, path);
+    if (!ASSET.test(path) || !statSync(source).isFile()) continue;
     cpSync(source, join(out, relative(root, source)));
     copied++;
   }

@@ -17,7 +17,7 @@ const deployRoot = join(root, "deploy/k8s");
  * Variables the public contract names whose readers are not in the code yet. A manifest may set them;
  * once the code reads one, the last test below fails until it is removed from here.
  */
-const AWAITED = new Set(["DATABASE_URL", "PRODUCTS_URL", "GATEWAY_WORKERS"]);
+const AWAITED = new Set(["DATABASE_URL", "GATEWAY_WORKERS"]);
 
 // biome-ignore lint/suspicious/noExplicitAny: parsed YAML of every resource kind; the assertions are the type checks
 type Doc = Record<string, any>;
@@ -47,9 +47,9 @@ function parseDocs(text: string, source: string): Doc[] {
 }
 
 function yamlFiles(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile() && /\.ya?ml$/.test(entry.name))
-    .map((entry) => join(entry.parentPath, entry.name));
+  return readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .filter((path) => /\.ya?ml$/.test(path))
+    .map((path) => join(dir, path));
 }
 
 /** Every resource and patch in deploy/k8s (kustomization files themselves excluded). */
