@@ -2,7 +2,7 @@
 # One image for every process of the shop; the command picks the service:
 #   node dist/gateway/index.js                 (the default)
 #   node dist/subgraphs/<users|products|orders|payments>/index.js
-#   node dist/subgraphs/payments/sandbox/index.js   (the payment-provider sandbox, not for production)
+#   node dist/sandbox/index.js   (the payment-provider sandbox, not for production)
 
 ARG NODE_VERSION=20
 
