@@ -1,9 +1,7 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { type ObservabilityConfig, tracesUrlOf } from "./observability/options.ts";
-import { parseCidrs } from "./plugins/guards/access.ts";
-import { DEFAULT_THROTTLE_EXEMPT, type GuardsConfig } from "./plugins/guards/options.ts";
-import { parseOverrides } from "./plugins/guards/policy.ts";
+import { DEFAULT_THROTTLE_EXEMPT, type GuardsConfig, parseCidrs, parseOverrides } from "./guards/index.ts";
+import { type ObservabilityConfig, tracesUrlOf } from "./observability/index.ts";
 
 /** Used only outside production when INTERNAL_SECRET is unset; `npm start` always sets a random one. */
 const DEVELOPMENT_INTERNAL_SECRET = "development-only-internal-secret-do-not-deploy";

@@ -9,32 +9,31 @@ import {
 import fastifyApollo, { fastifyApolloDrainPlugin } from "@as-integrations/fastify";
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import { type DestinationStream, type Logger, pino } from "pino";
-import type { GatewayConfig } from "./config.ts";
-import { createErrorFormatter } from "./errors.ts";
-import { createObservability } from "./observability/index.ts";
-import { type Authenticator, createAuthenticator } from "./plugins/auth.ts";
+import { type Authenticator, createAuthenticator } from "./auth/index.ts";
 import {
   type AuthorizationPolicy,
   authorizationPlugin,
   readAuthorizationPolicy,
   withoutSecurityMarks,
-} from "./plugins/authorization.ts";
-import { createGuards, type Guards } from "./plugins/guards/index.ts";
-import { healthRoutes } from "./plugins/health.ts";
-import { REDACT_PATHS } from "./plugins/logging.ts";
-import { metricsRoutes } from "./plugins/metrics.ts";
-import { subgraphUnavailableStatus } from "./plugins/subgraph-status.ts";
+} from "./authorization/index.ts";
+import type { GatewayConfig } from "./config.ts";
+import type { GatewayContext } from "./context.ts";
+import { createErrorFormatter } from "./errors.ts";
+import { createGuards, type Guards } from "./guards/index.ts";
+import { healthRoutes } from "./health.ts";
+import { createObservability, metricsRoutes, REDACT_PATHS } from "./observability/index.ts";
 import { REST_PREFIX, restRoutes } from "./rest/index.ts";
-import { createSubgraphFetcher, type SubgraphCallContext, SubgraphDataSource } from "./subgraph-client.ts";
-import { balancedFetcher, InstancePool } from "./subgraph-pool.ts";
 import { FileSupergraphManager } from "./supergraph.ts";
 import { subgraphUrls } from "./supergraph-info.ts";
+import {
+  balancedFetcher,
+  createSubgraphFetcher,
+  InstancePool,
+  SubgraphDataSource,
+  subgraphUnavailableStatus,
+} from "./upstream/index.ts";
 
-/** Per-request context every gateway concern reads. */
-export interface GatewayContext extends SubgraphCallContext {
-  /** Client address (after trusted proxies). */
-  ip: string;
-}
+export type { GatewayContext } from "./context.ts";
 
 export interface Gateway {
   readonly app: FastifyInstance;

@@ -1,6 +1,6 @@
 import { type ApolloServer, HeaderMap, type HTTPGraphQLResponse } from "@apollo/server";
 import type { FastifyRequest } from "fastify";
-import type { GatewayContext } from "../gateway.ts";
+import type { GatewayContext } from "../context.ts";
 import type { CompiledRoute } from "./compile.ts";
 import { type ErrorBody, errorBody, statusOf } from "./http.ts";
 

@@ -6,8 +6,8 @@ import {
   type OperationDefinitionNode,
   valueFromASTUntyped,
 } from "graphql";
-import { gatewayError } from "../../errors.ts";
-import type { GatewayContext } from "../../gateway.ts";
+import type { GatewayContext } from "../context.ts";
+import { gatewayError } from "../errors.ts";
 import { rateLimitHeaders, retryAfterSeconds } from "./headers.ts";
 import type { GuardMetrics } from "./metrics.ts";
 import type { RateLimiter } from "./rate-limiter.ts";

@@ -1,9 +1,10 @@
+// Everything that refuses a client for asking too often, too deep or too much: IP lists, throttle, blocks, shape, cost and rate limits.
 import type { ApolloServerPlugin } from "@apollo/server";
 import type { FastifyInstance } from "fastify";
 import type { GraphQLFormattedError, ValidationRule } from "graphql";
 import type { Logger } from "pino";
 import type { Metric } from "prom-client";
-import type { GatewayContext } from "../../gateway.ts";
+import type { GatewayContext } from "../context.ts";
 import { cidrMatcher, createAccessList } from "./access.ts";
 import { Blocker } from "./blocker.ts";
 import { EMPTY_POLICIES, readSchemaPolicies } from "./directives.ts";
@@ -18,7 +19,9 @@ import { createShapeRule } from "./shape.ts";
 import { Throttle } from "./throttle.ts";
 import type { WalkPolicies } from "./walker.ts";
 
-export type { GuardsConfig } from "./options.ts";
+export { parseCidrs } from "./access.ts";
+export { DEFAULT_THROTTLE_EXEMPT, type GuardsConfig } from "./options.ts";
+export { parseOverrides } from "./policy.ts";
 
 export interface Guards {
   /** Cost limit and per-field rate limits (Apollo Server plugin). */

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { type ErrorCode, statusFor } from "../../errors.ts";
+import { type ErrorCode, statusFor } from "../errors.ts";
 import { normalizeIp } from "./access.ts";
 import type { Blocker } from "./blocker.ts";
 import { retryAfterSeconds } from "./headers.ts";

@@ -21,8 +21,8 @@ import {
   visit,
   visitWithTypeInfo,
 } from "graphql";
+import type { CallerIdentity } from "../context.ts";
 import { gatewayError } from "../errors.ts";
-import type { CallerIdentity } from "./auth.ts";
 
 /**
  * What a field or type demands of the caller: `@authenticated`, and `@requiresScopes` as a list of
