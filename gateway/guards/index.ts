@@ -12,7 +12,7 @@ import { restoreGuardCodes } from "./format.ts";
 import { installHttpGuards } from "./http.ts";
 import { createGuardMetrics } from "./metrics.ts";
 import type { GuardsConfig } from "./options.ts";
-import { operationGuards } from "./plugin.ts";
+import { type OperationGuardOptions, operationGuards } from "./plugin.ts";
 import { mergeRules } from "./policy.ts";
 import { createRateLimiter } from "./rate-limiter.ts";
 import { createShapeRule } from "./shape.ts";
@@ -48,10 +48,12 @@ export interface Guards {
 
 export interface GuardsOptions {
   logger: Logger;
+  /** The operation as it will run, when a concern before the guards changed it. @default the operation as sent */
+  operationOf?: OperationGuardOptions["operationOf"];
 }
 
 /** Everything that refuses a client for asking too often, too deep or too much. */
-export function createGuards(config: GuardsConfig, { logger }: GuardsOptions): Guards {
+export function createGuards(config: GuardsConfig, { logger, operationOf }: GuardsOptions): Guards {
   const log = logger.child({ component: "guards" });
   const blocker = new Blocker({
     threshold: config.blockThreshold,
@@ -90,6 +92,7 @@ export function createGuards(config: GuardsConfig, { logger }: GuardsOptions): G
       onRateLimited: (ip) => {
         if (!exempt(ip)) blocker.strike(ip);
       },
+      ...(operationOf && { operationOf }),
     }),
     validationRules: [createShapeRule(config, (code) => metrics.refusals.inc({ code, guard: "shape" }))],
     parseOptions: config.maxTokens > 0 ? { maxTokens: config.maxTokens } : {},
