@@ -24,8 +24,7 @@ import { healthRoutes } from "./health.ts";
 import { createObservability, metricsRoutes, REDACT_PATHS } from "./observability/index.ts";
 import { composePipeline } from "./pipeline.ts";
 import { REST_PREFIX, restRoutes } from "./rest/index.ts";
-import { FileSupergraphManager } from "./supergraph.ts";
-import { subgraphUrls } from "./supergraph-info.ts";
+import { FileSupergraphManager, subgraphUrls } from "./supergraph.ts";
 import {
   balancedFetcher,
   createSubgraphFetcher,
