@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { balancedFetcher, InstancePool } from "../../gateway/subgraph-pool.ts";
+import { balancedFetcher, InstancePool } from "../../gateway/upstream/pool.ts";
 
 const refused = () => Object.assign(new TypeError("fetch failed"), { cause: { code: "ECONNREFUSED" } });
 const reset = () => Object.assign(new TypeError("fetch failed"), { cause: { code: "ECONNRESET" } });

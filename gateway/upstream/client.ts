@@ -1,4 +1,4 @@
-import "./no-telemetry.ts";
+import "../no-telemetry.ts";
 import { performance } from "node:perf_hooks";
 import { RemoteGraphQLDataSource } from "@apollo/gateway";
 import type { GraphQLDataSourceProcessOptions } from "@apollo/gateway/dist/datasources/types.js";
@@ -7,30 +7,14 @@ import { context as otelContext, propagation, type TextMapSetter } from "@opente
 import { GraphQLError } from "graphql";
 import { SignJWT } from "jose";
 import { Agent, fetch as undiciFetch } from "undici";
-import { addSubgraphCall, type RequestRecord, type SubgraphCall } from "./observability/record.ts";
-import type { CallerIdentity } from "./plugins/auth.ts";
+import type { CallerIdentity, SubgraphCall, SubgraphCallContext } from "../context.ts";
+import { addSubgraphCall, type SubgraphCallObserver } from "../observability/index.ts";
 
 type Fetcher = NonNullable<NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>["fetcher"]>;
 
 /** The header subgraphs read the gateway-signed identity from. */
 export const IDENTITY_HEADER = "x-identity-token";
 const IDENTITY_TTL_SECONDS = 60;
-
-/** What the gateway keeps per request for its subgraph calls. */
-export interface SubgraphCallContext {
-  identity: CallerIdentity;
-  requestId: string;
-  /** Signed once per request, on the first subgraph fetch that needs it. */
-  identityToken?: Promise<string>;
-  /** What the request log and metrics learn about this request (each subgraph call is added). */
-  observation?: RequestRecord | undefined;
-}
-
-/** Told about every subgraph fetch (metrics: duration, errors, in-flight). */
-export interface SubgraphCallObserver {
-  /** Called as a fetch starts; the returned function is called with the finished call. */
-  callStarted(subgraph: string): (call: SubgraphCall) => void;
-}
 
 type HeadersLike = { set(name: string, value: string): void; has(name: string): boolean };
 const headerSetter: TextMapSetter<HeadersLike> = { set: (carrier, key, value) => carrier.set(key, value) };

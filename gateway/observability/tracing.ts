@@ -12,7 +12,7 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import type { FastifyRequest } from "fastify";
 import type { Logger } from "pino";
-import type { RequestRecord } from "../observability/record.ts";
+import type { RequestRecord } from "../context.ts";
 
 export interface TracingOptions {
   /** Full OTLP/HTTP traces URL (…/v1/traces). Spans go nowhere else. */

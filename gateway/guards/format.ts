@@ -1,5 +1,5 @@
 import { type GraphQLError, type GraphQLFormattedError, Lexer, Source, TokenKind } from "graphql";
-import type { ErrorCode } from "../../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 
 /** Codes the guards give refusals that Apollo Server reports as validation or parse failures. */
 const SHAPE_CODES = new Set<string>([

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
-import type { RequestRecord } from "../observability/record.ts";
+import type { RequestRecord } from "../context.ts";
 
 /**
  * Paths of every secret a request can carry, censored wherever they appear in any log line the

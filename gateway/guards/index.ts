@@ -1,9 +1,10 @@
+// Everything that refuses a client for asking too often, too deep or too much: IP lists, throttle, blocks, shape, cost and rate limits.
 import type { ApolloServerPlugin } from "@apollo/server";
 import type { FastifyInstance } from "fastify";
 import type { GraphQLFormattedError, ValidationRule } from "graphql";
 import type { Logger } from "pino";
 import type { Metric } from "prom-client";
-import type { GatewayContext } from "../../gateway.ts";
+import type { GatewayContext } from "../context.ts";
 import { cidrMatcher, createAccessList } from "./access.ts";
 import { Blocker } from "./blocker.ts";
 import { EMPTY_POLICIES, readSchemaPolicies } from "./directives.ts";
@@ -11,14 +12,16 @@ import { restoreGuardCodes } from "./format.ts";
 import { installHttpGuards } from "./http.ts";
 import { createGuardMetrics } from "./metrics.ts";
 import type { GuardsConfig } from "./options.ts";
-import { operationGuards } from "./plugin.ts";
+import { type OperationGuardOptions, operationGuards } from "./plugin.ts";
 import { mergeRules } from "./policy.ts";
 import { createRateLimiter } from "./rate-limiter.ts";
 import { createShapeRule } from "./shape.ts";
 import { Throttle } from "./throttle.ts";
 import type { WalkPolicies } from "./walker.ts";
 
-export type { GuardsConfig } from "./options.ts";
+export { parseCidrs } from "./access.ts";
+export { DEFAULT_THROTTLE_EXEMPT, type GuardsConfig } from "./options.ts";
+export { parseOverrides } from "./policy.ts";
 
 export interface Guards {
   /** Cost limit and per-field rate limits (Apollo Server plugin). */
@@ -45,10 +48,12 @@ export interface Guards {
 
 export interface GuardsOptions {
   logger: Logger;
+  /** The operation as it will run, when a concern before the guards changed it. @default the operation as sent */
+  operationOf?: OperationGuardOptions["operationOf"];
 }
 
 /** Everything that refuses a client for asking too often, too deep or too much. */
-export function createGuards(config: GuardsConfig, { logger }: GuardsOptions): Guards {
+export function createGuards(config: GuardsConfig, { logger, operationOf }: GuardsOptions): Guards {
   const log = logger.child({ component: "guards" });
   const blocker = new Blocker({
     threshold: config.blockThreshold,
@@ -87,6 +92,7 @@ export function createGuards(config: GuardsConfig, { logger }: GuardsOptions): G
       onRateLimited: (ip) => {
         if (!exempt(ip)) blocker.strike(ip);
       },
+      ...(operationOf && { operationOf }),
     }),
     validationRules: [createShapeRule(config, (code) => metrics.refusals.inc({ code, guard: "shape" }))],
     parseOptions: config.maxTokens > 0 ? { maxTokens: config.maxTokens } : {},

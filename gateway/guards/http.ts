@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { type ErrorCode, statusFor } from "../../errors.ts";
+import { type ErrorCode, errorBody, errorShapeOf, statusFor } from "../errors.ts";
 import { normalizeIp } from "./access.ts";
 import type { Blocker } from "./blocker.ts";
 import { retryAfterSeconds } from "./headers.ts";
@@ -24,8 +24,7 @@ const UNGUARDED = new Set(["/healthz", "/readyz"]);
 /**
  * Request-level guards on the root Fastify instance, so they cover /graphql, the REST shim and
  * anything registered later: IP allow/deny, blocked clients, the per-client throttle, and the cap
- * on batched operations. A refusal is answered in the shape of the route: GraphQL errors on
- * /graphql, `{ error: { code, message } }` elsewhere.
+ * on batched operations. A refusal is answered in the shape of the route (errors.ts).
  */
 export function installHttpGuards(app: FastifyInstance, options: HttpGuardOptions): void {
   const { metrics, blocker, throttle } = options;
@@ -88,9 +87,6 @@ function refuse(
   const retryAfter = retryAfterMs > 0 ? retryAfterSeconds(retryAfterMs) : undefined;
   if (retryAfter !== undefined) reply.header("retry-after", String(retryAfter));
   reply.code(statusFor(code)).header("cache-control", "no-store");
-  const body =
-    path === "/graphql"
-      ? { errors: [{ message, extensions: { code, ...(retryAfter !== undefined && { retryAfter }), ...extra } }] }
-      : { error: { code, message, ...(retryAfter !== undefined && { retryAfter }), ...extra } };
-  return reply.type("application/json; charset=utf-8").send(body);
+  const details = { ...(retryAfter !== undefined && { retryAfter }), ...extra };
+  return reply.type("application/json; charset=utf-8").send(errorBody(errorShapeOf(path), code, message, details));
 }

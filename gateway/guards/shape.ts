@@ -8,7 +8,7 @@ import {
   type ValidationContext,
   type ValidationRule,
 } from "graphql";
-import type { ErrorCode } from "../../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 
 /** Static limits on an operation's shape; 0 turns a limit off. */
 export interface ShapeLimits {

@@ -1,3 +1,5 @@
+import { LRUCache } from "lru-cache";
+
 export interface ThrottleOptions {
   /** Sustained requests per second per client. */
   rps: number;
@@ -17,12 +19,11 @@ interface Bucket {
  * which is what an idle one would have anyway; the sweep drops buckets that have refilled.
  */
 export class Throttle {
-  private readonly buckets = new Map<string, Bucket>();
-  private readonly maxClients: number;
+  private readonly buckets: LRUCache<string, Bucket>;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly options: ThrottleOptions) {
-    this.maxClients = options.maxClients ?? 100_000;
+    this.buckets = new LRUCache({ max: options.maxClients ?? 100_000 });
     this.sweeper = setInterval(() => this.sweep(), 30_000);
     this.sweeper.unref();
   }
@@ -34,18 +35,20 @@ export class Throttle {
   /** Takes `cost` tokens for `client`; when it cannot, says how long until it could. */
   take(client: string, cost = 1, now = Date.now()): { allowed: boolean; retryAfterMs: number } {
     const { rps, burst } = this.options;
-    const bucket = this.buckets.get(client);
+    const bucket = this.buckets.peek(client);
     const tokens = bucket ? Math.min(burst, bucket.tokens + ((now - bucket.at) * rps) / 1000) : burst;
-    if (bucket) this.buckets.delete(client);
     const allowed = tokens >= cost;
     this.buckets.set(client, { tokens: allowed ? tokens - cost : tokens, at: now });
-    if (this.buckets.size > this.maxClients) this.buckets.delete(this.buckets.keys().next().value as string);
     return { allowed, retryAfterMs: allowed ? 0 : Math.ceil(((cost - tokens) * 1000) / rps) };
   }
 
   sweep(now = Date.now()): void {
     const refillMs = (this.options.burst * 1000) / this.options.rps;
-    for (const [client, bucket] of this.buckets) if (now - bucket.at >= refillMs) this.buckets.delete(client);
+    const full: string[] = [];
+    this.buckets.forEach((bucket, client) => {
+      if (now - bucket.at >= refillMs) full.push(client);
+    });
+    for (const client of full) this.buckets.delete(client);
   }
 
   close(): void {

@@ -1,3 +1,5 @@
+import { LRUCache } from "lru-cache";
+
 export interface BlockerOptions {
   /** Strikes within the window that block a client. */
   threshold: number;
@@ -15,20 +17,22 @@ export interface BlockerOptions {
  * ends on time. Memory is bounded: at most `threshold` strike times per client, `maxClients` clients.
  */
 export class Blocker {
-  private readonly strikes = new Map<string, number[]>();
-  private readonly blocked = new Map<string, number>();
-  private readonly maxClients: number;
+  // Past maxClients the least recently struck or blocked client is forgotten.
+  private readonly strikes: LRUCache<string, number[]>;
+  private readonly blocked: LRUCache<string, number>;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly options: BlockerOptions) {
-    this.maxClients = options.maxClients ?? 100_000;
+    const max = options.maxClients ?? 100_000;
+    this.strikes = new LRUCache({ max });
+    this.blocked = new LRUCache({ max });
     this.sweeper = setInterval(() => this.sweep(), 30_000);
     this.sweeper.unref();
   }
 
   /** Milliseconds the client stays blocked, or 0. */
   blockedFor(client: string, now = Date.now()): number {
-    const until = this.blocked.get(client);
+    const until = this.blocked.peek(client);
     if (until === undefined) return 0;
     if (until <= now) {
       this.blocked.delete(client);
@@ -44,25 +48,29 @@ export class Blocker {
   /** Records a refusal; true when it blocks the client. */
   strike(client: string, now = Date.now()): boolean {
     if (this.options.threshold <= 0 || this.blockedFor(client, now) > 0) return false;
-    const recent = (this.strikes.get(client) ?? []).filter((t) => t > now - this.options.windowMs);
+    const recent = (this.strikes.peek(client) ?? []).filter((t) => t > now - this.options.windowMs);
     recent.push(now);
-    this.strikes.delete(client);
     if (recent.length < this.options.threshold) {
       this.strikes.set(client, recent);
-      if (this.strikes.size > this.maxClients) this.strikes.delete(this.strikes.keys().next().value as string);
       return false;
     }
+    this.strikes.delete(client);
     this.blocked.set(client, now + this.options.durationMs);
-    if (this.blocked.size > this.maxClients) this.blocked.delete(this.blocked.keys().next().value as string);
     this.options.onBlock?.(client, recent.length);
     return true;
   }
 
   sweep(now = Date.now()): void {
-    for (const [client, until] of this.blocked) if (until <= now) this.blocked.delete(client);
-    for (const [client, times] of this.strikes) {
-      if ((times.at(-1) ?? 0) <= now - this.options.windowMs) this.strikes.delete(client);
-    }
+    const ended: string[] = [];
+    this.blocked.forEach((until, client) => {
+      if (until <= now) ended.push(client);
+    });
+    for (const client of ended) this.blocked.delete(client);
+    const stale: string[] = [];
+    this.strikes.forEach((times, client) => {
+      if ((times.at(-1) ?? 0) <= now - this.options.windowMs) stale.push(client);
+    });
+    for (const client of stale) this.strikes.delete(client);
   }
 
   close(): void {

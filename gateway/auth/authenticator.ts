@@ -1,21 +1,9 @@
 import { decodeProtectedHeader, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions, jwtVerify } from "jose";
 import type { Logger } from "pino";
+import { ANONYMOUS_CALLER, type CallerIdentity } from "../context.ts";
 import { gatewayError } from "../errors.ts";
 import { createTokenIntrospector, type IntrospectionOptions, IntrospectionUnavailableError } from "./introspection.ts";
 import { createCachedJwks } from "./jwks.ts";
-
-/** The verified caller, as the gateway passes it on to subgraphs. */
-export interface CallerIdentity {
-  readonly userId: string | null;
-  readonly scopes: ReadonlySet<string>;
-  readonly clientId: string | null;
-}
-
-export const ANONYMOUS_CALLER: CallerIdentity = Object.freeze({
-  userId: null,
-  scopes: new Set<string>(),
-  clientId: null,
-});
 
 export interface AuthenticatorOptions {
   /** Where the issuer publishes its signing keys; null accepts no asymmetric tokens. */

@@ -1,4 +1,5 @@
 import { getGraphQLRateLimiter, type Identity, type Store } from "graphql-rate-limit";
+import { LRUCache } from "lru-cache";
 import type { LimitDecision, LimitRequest, LimitStore } from "./store.ts";
 
 export interface MemoryStoreOptions {
@@ -17,15 +18,20 @@ interface Entry {
 
 /**
  * graphql-rate-limit's Store with bounded memory: entries expire with their window and are swept,
- * and at most `maxEntries` are kept (Map order is write order, so the stalest go first).
+ * and at most `maxEntries` are kept: the least recently counted go first (reads only peek, so a
+ * write is what keeps an entry).
  */
 export class BoundedTimestampStore implements Store {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries: LRUCache<string, Entry>;
 
-  constructor(
-    private readonly maxEntries: number,
-    private readonly onEvict: () => void = () => {},
-  ) {}
+  constructor(maxEntries: number, onEvict: () => void = () => {}) {
+    this.entries = new LRUCache({
+      max: maxEntries,
+      dispose: (_entry, _key, reason) => {
+        if (reason === "evict") onEvict();
+      },
+    });
+  }
 
   get size(): number {
     return this.entries.size;
@@ -33,7 +39,7 @@ export class BoundedTimestampStore implements Store {
 
   getForIdentity(identity: Identity): readonly number[] {
     const key = keyOf(identity);
-    const entry = this.entries.get(key);
+    const entry = this.entries.peek(key);
     if (!entry) return [];
     if (entry.expiresAt <= Date.now()) {
       this.entries.delete(key);
@@ -44,18 +50,16 @@ export class BoundedTimestampStore implements Store {
 
   setForIdentity(identity: Identity, timestamps: readonly number[], windowMs = 60_000): void {
     const key = keyOf(identity);
-    this.entries.delete(key);
-    if (timestamps.length === 0) return;
-    this.entries.set(key, { timestamps, expiresAt: Math.max(...timestamps) + windowMs });
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value as string;
-      this.entries.delete(oldest);
-      this.onEvict();
-    }
+    if (timestamps.length === 0) this.entries.delete(key);
+    else this.entries.set(key, { timestamps, expiresAt: Math.max(...timestamps) + windowMs });
   }
 
   sweep(now = Date.now()): void {
-    for (const [key, entry] of this.entries) if (entry.expiresAt <= now) this.entries.delete(key);
+    const expired: string[] = [];
+    this.entries.forEach((entry, key) => {
+      if (entry.expiresAt <= now) expired.push(key);
+    });
+    for (const key of expired) this.entries.delete(key);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Metric, Registry } from "prom-client";
-import type { RequestRecord, SubgraphCall } from "../observability/record.ts";
+import type { RequestRecord, SubgraphCall } from "../context.ts";
 import type { SupergraphState } from "../supergraph.ts";
 
 export interface GatewayMetricsOptions {

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 
 /** What the gateway needs to introspect opaque tokens (RFC 7662). */
@@ -59,9 +60,11 @@ export interface TokenIntrospector {
  * expired entries go when met. Keys are token hashes, never tokens.
  */
 export class ExpiringLruCache<V> {
-  private readonly entries = new Map<string, { value: V; expiresAt: number }>();
-  constructor(private readonly maxEntries: number) {
+  private readonly entries: LRUCache<string, { value: V; expiresAt: number }>;
+  constructor(maxEntries: number) {
     if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError("maxEntries must be a positive integer");
+    // Expiry is checked against the caller's clock (tests move time), so lru-cache only bounds the size.
+    this.entries = new LRUCache({ max: maxEntries });
   }
 
   get size(): number {
@@ -71,17 +74,14 @@ export class ExpiringLruCache<V> {
   get(key: string, now: number): V | undefined {
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
+    if (entry.expiresAt > now) return entry.value;
     this.entries.delete(key);
-    if (entry.expiresAt <= now) return undefined;
-    this.entries.set(key, entry);
-    return entry.value;
+    return undefined;
   }
 
   set(key: string, value: V, expiresAt: number, now: number): void {
-    this.entries.delete(key);
-    if (expiresAt <= now) return;
-    this.entries.set(key, { value, expiresAt });
-    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+    if (expiresAt <= now) this.entries.delete(key);
+    else this.entries.set(key, { value, expiresAt });
   }
 }
 

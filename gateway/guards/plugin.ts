@@ -6,8 +6,8 @@ import {
   type OperationDefinitionNode,
   valueFromASTUntyped,
 } from "graphql";
-import { gatewayError } from "../../errors.ts";
-import type { GatewayContext } from "../../gateway.ts";
+import type { GatewayContext } from "../context.ts";
+import { gatewayError } from "../errors.ts";
 import { rateLimitHeaders, retryAfterSeconds } from "./headers.ts";
 import type { GuardMetrics } from "./metrics.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
@@ -23,6 +23,13 @@ export interface OperationGuardOptions {
   metrics: GuardMetrics;
   /** A rate-limit refusal for this client IP (the blocker counts strikes). */
   onRateLimited: (ip: string) => void;
+  /**
+   * The operation as it will run, when another concern changed it before the guards (authorization
+   * removes what the caller may not see: that is neither costed nor counted). @default the operation as sent
+   */
+  operationOf?: (
+    contextValue: GatewayContext,
+  ) => { document: DocumentNode; operation: OperationDefinitionNode } | undefined;
 }
 
 /** Fragment definitions by name, once per parsed document (Apollo reuses cached documents). */
@@ -60,7 +67,9 @@ export function operationGuards(options: OperationGuardOptions): ApolloServerPlu
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ document, operation, schema, request, contextValue, response }) {
+        async didResolveOperation(context) {
+          const { schema, request, contextValue, response } = context;
+          const { document, operation } = options.operationOf?.(contextValue) ?? context;
           const policies = options.policies();
           if (!operation || (options.maxCost <= 0 && policies.rateLimits.size === 0)) return;
           const walk = walkOperation(
