@@ -1,11 +1,9 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { resolveInternalSecret } from "../common/index.ts";
 import { DEFAULT_THROTTLE_EXEMPT, type GuardsConfig, parseCidrs, parseOverrides } from "./guards/index.ts";
 import { type ObservabilityConfig, tracesUrlOf } from "./observability/index.ts";
-
-/** Used only outside production when INTERNAL_SECRET is unset; `npm start` always sets a random one. */
-const DEVELOPMENT_INTERNAL_SECRET = "development-only-internal-secret-do-not-deploy";
 
 export interface AuthConfig {
   /** JWKS of the token issuer. @default the `users` subgraph's `/.well-known/jwks.json` */
@@ -61,10 +59,10 @@ export interface GatewayConfig {
   readonly internalSecret: string;
   readonly auth: AuthConfig;
   /**
-   * HTTP client for subgraph fetches: "undici" (keep-alive pool) or "default" (@apollo/gateway's own,
-   * slower; kept as a baseline for benchmarks and as a fallback). @default "undici"
+   * Identical query fetches in flight at the same time (same subgraph, document, variables and
+   * caller) share one subgraph answer; mutations never (SUBGRAPH_DEDUPE). @default true
    */
-  readonly subgraphFetcher: "undici" | "default";
+  readonly subgraphDedupe: boolean;
   /**
    * Instances per subgraph, overriding the supergraph's routing URL: requests are balanced over
    * them with failover. @default none (the supergraph's URLs)
@@ -172,10 +170,7 @@ const ENVIRONMENT = z.object({
   INTERNAL_SECRET: internalSecret,
   LOG_LEVEL: text,
   INTROSPECTION: flag,
-  SUBGRAPH_FETCHER: parsedWith((raw) => {
-    if (raw !== "undici" && raw !== "default") throw new Problem(`must be one of undici, default, got "${raw}"`);
-    return raw;
-  }),
+  SUBGRAPH_DEDUPE: flag,
   SUBGRAPH_URLS: parsedWith(parseSubgraphUrls),
   SUBGRAPH_EJECT_SECONDS: integer(1, 3600),
   SUBGRAPH_TIMEOUT_MS: integer(100, 300_000),
@@ -285,17 +280,17 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Gateway
 
 /** The typed configuration: defaults filled in, and the rules that involve several variables. */
 function configOf(env: Environment, production: boolean): GatewayConfig {
-  let internalSecret = env.INTERNAL_SECRET;
-  if (internalSecret === null) {
-    if (production) throw new ConfigError("INTERNAL_SECRET is required in production (32+ characters)");
-    internalSecret = DEVELOPMENT_INTERNAL_SECRET;
-  }
+  // The development secret is public: only for a gateway that listens on loopback outside production.
+  const host = env.HOST ?? (production ? "0.0.0.0" : "127.0.0.1");
+  const secret = resolveInternalSecret(env.INTERNAL_SECRET ?? undefined, { production, host });
+  if ("error" in secret) throw new ConfigError(secret.error);
+  const internalSecret = secret.secret;
   const throttleRps = env.THROTTLE_RPS ?? 50;
   const tracesOff = env.OTEL_TRACES_EXPORTER === "none" || env.OTEL_SDK_DISABLED === true;
   const tracesBase = env.OTEL_EXPORTER_OTLP_ENDPOINT;
   return {
     port: env.PORT ?? 4000,
-    host: env.HOST ?? (production ? "0.0.0.0" : "127.0.0.1"),
+    host,
     supergraphPath: resolve(env.SUPERGRAPH_PATH ?? "schema/supergraph.graphql"),
     production,
     internalSecret,
@@ -311,7 +306,7 @@ function configOf(env: Environment, production: boolean): GatewayConfig {
       jwksStaleMaxAgeSeconds: env.JWKS_STALE_MAX_AGE_SECONDS ?? 86_400,
       introspection: introspectionConfig(env),
     },
-    subgraphFetcher: env.SUBGRAPH_FETCHER ?? "undici",
+    subgraphDedupe: env.SUBGRAPH_DEDUPE ?? true,
     subgraphUrls: env.SUBGRAPH_URLS ?? new Map(),
     subgraphEjectSeconds: env.SUBGRAPH_EJECT_SECONDS ?? 10,
     subgraphTimeoutMs: env.SUBGRAPH_TIMEOUT_MS ?? 10_000,

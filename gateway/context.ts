@@ -18,8 +18,6 @@ export const ANONYMOUS_CALLER: CallerIdentity = Object.freeze({
 export interface SubgraphCallContext {
   identity: CallerIdentity;
   requestId: string;
-  /** Signed once per request, on the first subgraph fetch that needs it. */
-  identityToken?: Promise<string>;
   /** What the request log and metrics learn about this request (each subgraph call is added). */
   observation?: RequestRecord | undefined;
 }

@@ -26,8 +26,9 @@ import { composePipeline } from "./pipeline.ts";
 import { REST_PREFIX, restRoutes } from "./rest/index.ts";
 import { FileSupergraphManager, subgraphUrls } from "./supergraph.ts";
 import {
-  balancedFetcher,
-  createSubgraphFetcher,
+  balancedTransport,
+  createSubgraphTransport,
+  IdentitySigner,
   InstancePool,
   SubgraphDataSource,
   subgraphUnavailableStatus,
@@ -62,7 +63,8 @@ const REDACT = REDACT_PATHS;
 export async function createGateway(config: GatewayConfig, options: CreateGatewayOptions = {}): Promise<Gateway> {
   const logger =
     options.logger ?? pino({ name: "gateway", level: config.logLevel, redact: REDACT }, options.logDestination);
-  const { fetcher, close: closeFetcher } = createSubgraphFetcher(config.subgraphTimeoutMs);
+  const { transport, close: closeTransport } = createSubgraphTransport(config.subgraphTimeoutMs);
+  const signer = new IdentitySigner(config.internalSecret);
 
   let authenticator: Authenticator | null = null;
   let jwksUrl: string | null | undefined;
@@ -108,8 +110,9 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
       return new SubgraphDataSource({
         name,
         url: instances[0]!,
-        ...(pool ? { fetcher: balancedFetcher(pool, fetcher) } : config.subgraphFetcher === "undici" && { fetcher }),
-        internalSecret: config.internalSecret,
+        send: pool ? balancedTransport(pool, transport) : transport,
+        signer,
+        dedupe: config.subgraphDedupe,
         observer: observability.subgraphObserver,
       });
     },
@@ -198,7 +201,7 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
       accepting = false;
       // Stopping Apollo drains in-flight requests and closes the HTTP server (fastifyApolloDrainPlugin).
       await apollo.stop();
-      await closeFetcher();
+      await closeTransport();
       await guards.close();
       await observability.close();
     },

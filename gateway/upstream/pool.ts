@@ -1,7 +1,5 @@
-import type { RemoteGraphQLDataSource } from "@apollo/gateway";
 import type { Logger } from "pino";
-
-type Fetcher = NonNullable<NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>["fetcher"]>;
+import type { SubgraphResponse, SubgraphTransport } from "./client.ts";
 
 interface Instance {
   readonly url: string;
@@ -118,22 +116,22 @@ export function retriable(error: unknown, status: number | undefined, isMutation
 }
 
 /**
- * Wraps a subgraph fetcher so each fetch goes to the next healthy instance of the pool, and a fetch
+ * Wraps a subgraph transport so each fetch goes to the next healthy instance of the pool, and a fetch
  * that fails in a way that is safe to repeat is tried on the next instance. The data source's own
  * error handling (SUBGRAPH_UNAVAILABLE) sees only the last failure.
  */
-export function balancedFetcher(pool: InstancePool, inner: Fetcher): Fetcher {
-  const balanced: Fetcher = async (_url, init) => {
+export function balancedTransport(pool: InstancePool, inner: SubgraphTransport): SubgraphTransport {
+  return async (_url, request) => {
     // The planner's subgraph operations start with their type; the body is `{"query":"…", …}`.
-    const isMutation = typeof init?.body === "string" && /^\{"query":"\s*mutation\b/.test(init.body);
+    const isMutation = /^\{"query":"\s*mutation\b/.test(request.body);
     const tried = new Set<string>();
     for (;;) {
       const url = pool.pick(tried)!;
       tried.add(url);
       const last = tried.size >= pool.size;
-      let response: Awaited<ReturnType<Fetcher>>;
+      let response: SubgraphResponse;
       try {
-        response = await inner(url, init);
+        response = await inner(url, request);
       } catch (error) {
         if (networkCode(error) !== undefined) pool.failed(url);
         if (last || !retriable(error, undefined, isMutation)) throw error;
@@ -141,15 +139,11 @@ export function balancedFetcher(pool: InstancePool, inner: Fetcher): Fetcher {
       }
       if (response.status >= 502 && response.status <= 504) {
         pool.failed(url);
-        if (!last && retriable(undefined, response.status, isMutation)) {
-          await response.text().catch(() => "");
-          continue;
-        }
+        if (!last && retriable(undefined, response.status, isMutation)) continue;
       } else {
         pool.succeeded(url);
       }
       return response;
     }
   };
-  return balanced;
 }
