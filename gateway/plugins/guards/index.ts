@@ -83,7 +83,9 @@ export function createGuards(config: GuardsConfig, { logger }: GuardsOptions): G
       policies: current,
       limiter,
       maxCost: config.maxCost,
+      costMode: config.costMode,
       metrics,
+      logger: log,
       onRateLimited: (ip) => {
         if (!exempt(ip)) blocker.strike(ip);
       },
