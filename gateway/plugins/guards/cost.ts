@@ -79,7 +79,7 @@ export function estimateCost(
   const fragmentMemo = new Map<string, number>();
   const visiting = new Set<string>();
 
-  const valueOf = (node: ValueNode): unknown => {
+  const literal = (node: ValueNode): unknown => {
     switch (node.kind) {
       case Kind.VARIABLE:
         return variable(node.name.value);
@@ -94,9 +94,9 @@ export function estimateCost(
       case Kind.NULL:
         return null;
       case Kind.LIST:
-        return node.values.map(valueOf);
+        return node.values.map(literal);
       case Kind.OBJECT:
-        return Object.fromEntries(node.fields.map((f) => [f.name.value, valueOf(f.value)]));
+        return Object.fromEntries(node.fields.map((f) => [f.name.value, literal(f.value)]));
     }
   };
 
@@ -150,7 +150,7 @@ export function estimateCost(
       const declared = weights.get(`${coordinate}(${argument.name}:)`);
       if (!mayWeigh(argument.type, declared)) continue;
       const given = argumentOf(node, argument.name);
-      if (given) argumentsCost += inputCost(valueOf(given.value), argument.type, declared);
+      if (given) argumentsCost += inputCost(literal(given.value), argument.type, declared);
     }
 
     const hint = listSizes.get(coordinate);
@@ -163,7 +163,7 @@ export function estimateCost(
     let provided = 0;
     for (const argument of slicing) {
       const given = argumentOf(node, argument);
-      const value = given ? valueOf(given.value) : definition.args.find((d) => d.name === argument)?.defaultValue;
+      const value = given ? literal(given.value) : definition.args.find((d) => d.name === argument)?.defaultValue;
       if (value == null) continue;
       provided += 1;
       if (typeof value === "number" && Number.isFinite(value)) sliced = Math.max(sliced ?? 0, Math.max(0, value));
@@ -184,9 +184,9 @@ export function estimateCost(
     }
     const children = composite && node.selectionSet ? selectionSet(node.selectionSet, named, childSized) : 0;
     const cost = instances * (weight + children) + argumentsCost;
-    let byKey = fieldMemo.get(node);
-    if (!byKey) fieldMemo.set(node, (byKey = new Map()));
+    const byKey = fieldMemo.get(node) ?? new Map<number, number>();
     byKey.set(key, cost);
+    fieldMemo.set(node, byKey);
     return cost;
   };
 
@@ -229,9 +229,7 @@ export function estimateCost(
   };
 
   const applies = (condition: GraphQLCompositeType, concrete: GraphQLObjectType | null): boolean =>
-    concrete === null ||
-    condition === concrete ||
-    (isAbstractType(condition) && schema.isSubType(condition, concrete));
+    concrete === null || condition === concrete || (isAbstractType(condition) && schema.isSubType(condition, concrete));
 
   const selectionSet = (set: SelectionSetNode, type: GraphQLCompositeType, sized: Sized | null): number => {
     if (isObjectType(type)) return sum(set, type, type, sized);

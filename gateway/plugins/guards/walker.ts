@@ -105,7 +105,8 @@ export function walkOperation(
     if (!definition) return;
     const coordinate = `${parent.name}.${name}`;
     const rule = policies.rateLimits.get(coordinate);
-    if (rule) add(into, coordinate, rule.arrayLengthField ? arrayLength(argumentValues(node), rule.arrayLengthField) : 1);
+    if (rule)
+      add(into, coordinate, rule.arrayLengthField ? arrayLength(argumentValues(node), rule.arrayLengthField) : 1);
     const named = getNamedType(definition.type);
     if (node.selectionSet && isCompositeType(named)) selectionSet(node.selectionSet, named, into);
   };
