@@ -140,7 +140,8 @@ export function operationGuards(options: OperationGuardOptions): ApolloServerPlu
           });
         },
         async willSendResponse({ response, contextValue }) {
-          if (!estimated || response.body.kind !== "single") return;
+          // No data at all: the operation never ran (refused), so there is nothing to measure.
+          if (!estimated || response.body.kind !== "single" || response.body.singleResult.data === undefined) return;
           const actual = countObjects(response.body.singleResult.data);
           options.metrics.cost.observe({ measure: "actual" }, actual);
           const record = contextValue.observation;
