@@ -214,6 +214,30 @@ describe("cost estimator cache", () => {
     assert.deepEqual(after, { cost: 1 + 1 + 3 }, "new policies: nothing stale");
   });
 
+  test("estimates that read a big input are not kept: the cache stays bounded by documents", () => {
+    const weights = new CountingMap<string, number>();
+    const estimator = createCostEstimator();
+    const query = "mutation($input: OrderInput!) { placeOrder(input: $input) { id } }";
+    const { operation, fragments } = split(query);
+    const run = (items: number) =>
+      estimator.estimate({
+        schema,
+        policies: { ...base, weights },
+        query,
+        operation,
+        fragments,
+        variables: { input: { items: Array.from({ length: items }, (_, i) => ({ productId: `p${i}`, quantity: 1 })) } },
+      });
+    assert.deepEqual(run(2), { cost: 1 + 1 + 2 });
+    let lookups = weights.lookups;
+    assert.deepEqual(run(2), { cost: 4 });
+    assert.equal(weights.lookups, lookups, "a small input: kept");
+    assert.deepEqual(run(200), { cost: 1 + 1 + 200 });
+    lookups = weights.lookups;
+    assert.deepEqual(run(200), { cost: 202 });
+    assert.ok(weights.lookups > lookups, "a big input: estimated again");
+  });
+
   test("a document without a query string is estimated every time, and keeps nothing", () => {
     const estimator = createCostEstimator();
     const { operation, fragments } = split("{ me { id } }");

@@ -290,6 +290,9 @@ export interface CostRequest {
   readonly variables: Readonly<Record<string, unknown>>;
 }
 
+/** Longest key (the values of the variables read) under which an estimate is kept. */
+const MAX_VARIANT_KEY = 1024;
+
 interface Analysis {
   /** Variables the estimate read; the same for any values, since no variable decides what is walked. */
   readonly variables: readonly string[];
@@ -331,6 +334,8 @@ export function createCostEstimator(options: CostEstimatorOptions = {}) {
         const hit = known.byValues.get(variant);
         if (hit) return hit;
         const estimate = compute(request, (name) => values[name]);
+        // Big inputs (a long list argument) are estimated each time rather than kept.
+        if (variant.length > MAX_VARIANT_KEY) return estimate;
         if (known.byValues.size >= maxVariants) known.byValues.delete(known.byValues.keys().next().value!);
         known.byValues.set(variant, estimate);
         return estimate;
@@ -342,7 +347,7 @@ export function createCostEstimator(options: CostEstimatorOptions = {}) {
       });
       const variables = [...read];
       const variant = JSON.stringify(variables.map((name) => values[name] ?? null));
-      cache.set(key, { variables, byValues: new Map([[variant, estimate]]) });
+      cache.set(key, { variables, byValues: new Map(variant.length > MAX_VARIANT_KEY ? [] : [[variant, estimate]]) });
       return estimate;
     },
     /** Analyses kept (for tests and diagnostics). */
