@@ -216,13 +216,14 @@ describe("cost estimator cache", () => {
 
   test("estimates that read a big input are not kept: the cache stays bounded by documents", () => {
     const weights = new CountingMap<string, number>();
+    const policies: CostPolicies = { ...base, weights };
     const estimator = createCostEstimator();
     const query = "mutation($input: OrderInput!) { placeOrder(input: $input) { id } }";
     const { operation, fragments } = split(query);
     const run = (items: number) =>
       estimator.estimate({
         schema,
-        policies: { ...base, weights },
+        policies,
         query,
         operation,
         fragments,
