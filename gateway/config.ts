@@ -224,6 +224,10 @@ const ENVIRONMENT = z.object({
   MAX_REPEATED_FIELDS: integer(0, 100_000),
   MAX_COST: integer(0, 1_000_000_000),
   COST_DEFAULT_LIST_SIZE: integer(0, 100_000),
+  COST_MODE: parsedWith((raw) => {
+    if (raw !== "enforce" && raw !== "measure") throw new Problem(`must be one of enforce, measure, got "${raw}"`);
+    return raw;
+  }),
   MAX_TOKENS: integer(0, 1_000_000),
   BATCH_MAX: integer(0, 1000),
   THROTTLE_RPS: integer(0, 1_000_000),
@@ -336,7 +340,8 @@ function configOf(env: Environment, production: boolean): GatewayConfig {
       maxDirectives: env.MAX_DIRECTIVES ?? 4,
       maxRepeatedFields: env.MAX_REPEATED_FIELDS ?? 5,
       maxCost: env.MAX_COST ?? 1000,
-      defaultListSize: env.COST_DEFAULT_LIST_SIZE ?? 10,
+      defaultListSize: env.COST_DEFAULT_LIST_SIZE ?? 5,
+      costMode: env.COST_MODE ?? "enforce",
       maxTokens: env.MAX_TOKENS ?? 2000,
       batchMax: env.BATCH_MAX ?? 0,
       throttleRps,
