@@ -81,6 +81,8 @@ export interface GatewayConfig {
   readonly restBodyLimitBytes: number;
   /** @default !production */
   readonly introspection: boolean;
+  /** EXPLORER: GraphiQL on /graphql, /api/docs and /status for browsers; never in production. @default !production */
+  readonly explorer: boolean;
   /** @default "info" */
   readonly logLevel: string;
   /** Request log, metrics and tracing (see gateway/observability/options.ts). */
@@ -196,6 +198,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Gateway
     bodyLimitBytes: int(merged, "BODY_LIMIT_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
     restBodyLimitBytes: int(merged, "REST_BODY_LIMIT_BYTES", 64 * 1024, 1024, 64 * 1024 * 1024),
     introspection: bool(merged, "INTROSPECTION", !production),
+    explorer: !production && bool(merged, "EXPLORER", true),
     logLevel: str(merged, "LOG_LEVEL") ?? "info",
     observability: observabilityConfig(merged),
     guards: guardsConfig(merged),

@@ -11,6 +11,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import { type DestinationStream, type Logger, pino } from "pino";
 import type { GatewayConfig } from "./config.ts";
 import { createErrorFormatter } from "./errors.ts";
+import { explorer, gatewayStatus, TrafficWindow } from "./explorer/index.ts";
 import { createObservability } from "./observability/index.ts";
 import { type Authenticator, createAuthenticator } from "./plugins/auth.ts";
 import {
@@ -69,6 +70,8 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
   let jwksUrl: string | null | undefined;
   const guards = createGuards(config.guards, { logger });
   let authorization: AuthorizationPolicy = { fields: new Map(), types: new Map() };
+  let supergraphSdl = ""; // for the status page
+  const pools = new Map<string, InstancePool>(); // for the status page
   const supergraph = new FileSupergraphManager({
     path: config.supergraphPath,
     logger,
@@ -76,6 +79,7 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     prepare: withoutSecurityMarks,
     onUpdate: (sdl, state) => {
       authorization = readAuthorizationPolicy(sdl);
+      supergraphSdl = sdl;
       // The default key source follows the users subgraph wherever the supergraph routes it;
       // the key cache is kept unless that changes.
       const next = config.auth.jwksUrl ?? defaultJwksUrl(sdl);
@@ -105,6 +109,7 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
         instances.length > 1
           ? new InstancePool({ subgraph: name, urls: instances, ejectMs: config.subgraphEjectSeconds * 1000, logger })
           : null;
+      if (pool) pools.set(name, pool);
       return new SubgraphDataSource({
         name,
         url: instances[0]!,
@@ -172,6 +177,20 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     bodyLimitBytes: config.restBodyLimitBytes,
     logger: logger.child({ component: "rest" }),
   });
+  const traffic = new TrafficWindow();
+  await app.register(
+    explorer({
+      enabled: config.explorer,
+      status: gatewayStatus({
+        supergraph: () => supergraph.state,
+        supergraphSdl: () => supergraphSdl,
+        pools,
+        traffic,
+        subgraphUrls: config.subgraphUrls,
+      }),
+      traffic: { window: traffic, recordOf: observability.recordOf },
+    }),
+  );
   await app.register(fastifyApollo(apollo), { context: buildContext });
 
   return {
