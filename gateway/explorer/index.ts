@@ -107,12 +107,13 @@ export function explorer(options: ExplorerOptions = {}): FastifyPluginAsync {
 
     if (options.traffic) {
       const { window, recordOf } = options.traffic;
+      const own = new Set([`${assetsPath}:file`, docsPath, statusPath, `${statusPath}.json`]);
       app.addHook("onResponse", async (request, reply) => {
         const record = recordOf(request);
-        // As the metrics count them: operations, and requests refused as a whole.
-        if (record && (record.graphql || record.refusal)) {
-          window.record(request.routeOptions.url ?? "unmatched", reply.statusCode, record);
-        }
+        const route = request.routeOptions.url ?? "unmatched";
+        // As the metrics count them: operations, and requests refused as a whole (not this page's own).
+        if (record && (record.graphql || record.refusal) && !own.has(route))
+          window.record(route, reply.statusCode, record);
       });
     }
 

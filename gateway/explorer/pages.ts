@@ -26,6 +26,7 @@ export function explorerPage(settings: ExplorerPageSettings, assets: string): st
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>GraphQL explorer</title>
 <link rel="stylesheet" href="${escapeHtml(assets)}graphiql.css">
 <style>html, body, #explorer { height: 100%; margin: 0; }</style>
@@ -56,6 +57,7 @@ export function docsPage(openApiUrl: string, scriptUrl: string): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>REST API reference</title>
 <style>body { margin: 0; font-family: system-ui, sans-serif; }</style>
 </head>
@@ -77,6 +79,7 @@ export function statusPage(dataUrl: string, scriptUrl: string): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>Gateway status</title>
 <style>
 body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #1d2330; }

@@ -19,9 +19,14 @@ globalThis.MonacoEnvironment = {
 
 /** Posts the operation to the endpoint with the headers of the headers editor (the bearer token). */
 async function fetcher(params, options) {
+  const headers = { ...options?.headers };
+  // The prefilled "Bearer " line without a token means anonymous, not an invalid token (a 401).
+  for (const name of Object.keys(headers)) {
+    if (name.toLowerCase() === "authorization" && /^\s*bearer\s*$/i.test(String(headers[name]))) delete headers[name];
+  }
   const response = await fetch(settings.endpoint ?? location.pathname, {
     method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json", ...options?.headers },
+    headers: { "content-type": "application/json", accept: "application/json", ...headers },
     body: JSON.stringify(params),
   });
   const text = await response.text();
