@@ -1,7 +1,8 @@
 // Builds the GraphQL explorer's browser bundle (GraphiQL and Monaco's workers) from node_modules.
-import { mkdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { brotliCompressSync, constants } from "node:zlib";
 import { BUNDLE_MANIFEST, CLIENT_DIR, DEFAULT_BUNDLE_DIR } from "../gateway/explorer/paths.ts";
 
 const require = createRequire(import.meta.url);
@@ -49,18 +50,27 @@ async function main(): Promise<void> {
     outdir,
     format: "iife",
   });
-  const files: Record<string, number> = {};
+  const files: Record<string, { bytes: number; brotli: number }> = {};
   for (const name of ["graphiql.js", "graphiql.css", ...Object.keys(WORKERS).map((w) => `${w}.js`)]) {
-    files[name] = (await stat(join(outdir, name))).size;
+    const path = join(outdir, name);
+    // Served as is to browsers that take Brotli: 6.8 MiB of scripts is a lot to send each time.
+    const compressed = brotliCompressSync(await readFile(path), {
+      params: { [constants.BROTLI_PARAM_QUALITY]: 6, [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT },
+    });
+    await writeFile(`${path}.br`, compressed);
+    files[name] = { bytes: (await stat(path)).size, brotli: compressed.length };
   }
   // Written last: the gateway serves the explorer only when the whole bundle is there.
   await writeFile(
     join(outdir, BUNDLE_MANIFEST),
     `${JSON.stringify({ builtAt: new Date().toISOString(), files }, null, 2)}\n`,
   );
-  const total = Object.values(files).reduce((a, b) => a + b, 0);
-  console.log(`build:explorer: ${outdir} (${(total / 1024 / 1024).toFixed(1)} MiB)`);
-  for (const [name, size] of Object.entries(files)) console.log(`  ${name.padEnd(20)} ${(size / 1024).toFixed(0)} KiB`);
+  const kib = (n: number) => `${(n / 1024).toFixed(0)} KiB`.padStart(9);
+  const total = Object.values(files).reduce((a, b) => ({ bytes: a.bytes + b.bytes, brotli: a.brotli + b.brotli }));
+  console.log(`build:explorer: ${outdir}`);
+  for (const [name, size] of [...Object.entries(files), ["total", total] as const]) {
+    console.log(`  ${name.padEnd(20)} ${kib(size.bytes)} ${kib(size.brotli)} brotli`);
+  }
 }
 
 await main();

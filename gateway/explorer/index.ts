@@ -127,6 +127,10 @@ export function explorer(options: ExplorerOptions = {}): FastifyPluginAsync {
       }
       const path = bundle.file(file);
       if (!path) return sendRestError(reply, `No explorer asset ${file}`);
+      reply.header("vary", "accept-encoding");
+      if (bundle.has(`${file}.br`) && acceptsBrotli(request.headers["accept-encoding"])) {
+        return sendFile(reply.header("content-encoding", "br"), `${path}.br`, extname(path));
+      }
       return sendFile(reply, path);
     });
 
@@ -162,7 +166,11 @@ class Bundle {
   }
 
   file(name: string): string | null {
-    return this.ready() && this.files!.has(name) ? join(this.dir, name) : null;
+    return this.has(name) && !name.endsWith(".br") ? join(this.dir, name) : null;
+  }
+
+  has(name: string): boolean {
+    return this.ready() && this.files!.has(name);
   }
 }
 
@@ -211,12 +219,20 @@ function sendHtml(reply: FastifyReply, html: string) {
     .send(html);
 }
 
-function sendFile(reply: FastifyReply, path: string) {
+function sendFile(reply: FastifyReply, path: string, extension = extname(path)) {
   return reply
-    .type(CONTENT_TYPES[extname(path)] ?? "application/octet-stream")
+    .type(CONTENT_TYPES[extension] ?? "application/octet-stream")
     .header("cache-control", "no-cache")
     .header("x-content-type-options", "nosniff")
     .send(createReadStream(path));
+}
+
+function acceptsBrotli(header: string | string[] | undefined): boolean {
+  const value = Array.isArray(header) ? header.join(",") : (header ?? "");
+  return value.split(",").some((part) => {
+    const [coding = "", ...params] = part.trim().toLowerCase().split(";");
+    return coding.trim() === "br" && !params.some((p) => /^\s*q=0(\.0*)?\s*$/.test(p));
+  });
 }
 
 function pathOf(url: string): string {

@@ -291,6 +291,15 @@ describe("the status data over HTTP", () => {
     const html = await page.text();
     assert.match(html, /src="\/explorer\/graphiql\.js"/);
     assert.doesNotMatch(html, /https?:\/\//, "the page names no other host");
+    // Bundles go out Brotli-compressed to browsers that take it, as they are to the others.
+    const script = await fetch(`${url}/explorer/graphiql.js`, { headers: { "accept-encoding": "gzip, br" } });
+    assert.equal(script.status, 200);
+    assert.equal(script.headers.get("content-encoding"), "br");
+    assert.match(script.headers.get("content-type") ?? "", /^text\/javascript/);
+    const plain = await fetch(`${url}/explorer/graphiql.js`, { headers: { "accept-encoding": "identity" } });
+    assert.equal(plain.headers.get("content-encoding"), null);
+    assert.equal((await script.text()).length, (await plain.text()).length);
+    assert.equal((await fetch(`${url}/explorer/graphiql.js.br`)).status, 404);
     const api = await fetch(`${url}/graphql?query=${encodeURIComponent("{ __typename }")}`, {
       headers: { accept: "application/json", "apollo-require-preflight": "true" },
     });
