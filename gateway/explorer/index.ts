@@ -4,7 +4,7 @@ import { createRequire } from "node:module";
 import { extname, join } from "node:path";
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { RequestRecord } from "../observability/index.ts";
-import { docsPage, explorerPage, statusPage } from "./pages.ts";
+import { CONTENT_SECURITY_POLICY, docsPage, explorerPage, statusPage } from "./pages.ts";
 import { BUNDLE_MANIFEST, CLIENT_DIR, DEFAULT_BUNDLE_DIR } from "./paths.ts";
 import type { StatusSource } from "./status.ts";
 import type { TrafficWindow } from "./traffic.ts";
@@ -215,6 +215,7 @@ function sendHtml(reply: FastifyReply, html: string) {
     .type("text/html; charset=utf-8")
     .header("cache-control", "no-store")
     .header("x-content-type-options", "nosniff")
+    .header("content-security-policy", CONTENT_SECURITY_POLICY)
     .header("vary", "accept")
     .send(html);
 }

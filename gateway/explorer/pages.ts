@@ -1,4 +1,5 @@
 // The HTML shells of the explorer, the REST reference and the status page.
+import { createHash } from "node:crypto";
 
 /** JSON safe to put inside a `<script type="application/json">` element. */
 function scriptJson(value: unknown): string {
@@ -40,6 +41,28 @@ export function explorerPage(settings: ExplorerPageSettings, assets: string): st
 `;
 }
 
+const DOCS_INIT =
+  'Scalar.createApiReference("#app", JSON.parse(document.getElementById("docs-settings").textContent));';
+
+/**
+ * What the pages may load: their own origin only, so even a library default that reaches for a
+ * CDN, a font host or a proxy is stopped by the browser. Scalar and GraphiQL set inline styles;
+ * the one inline script (Scalar's start) is allowed by its hash.
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  `script-src 'self' 'sha256-${createHash("sha256").update(DOCS_INIT).digest("base64")}'`,
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "font-src 'self' data:",
+  "worker-src 'self' blob:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+  "form-action 'self'",
+].join("; ");
+
 export function docsPage(openApiUrl: string, scriptUrl: string): string {
   // Scalar's defaults reach out to its own services (fonts, a request proxy, its client): all off.
   const configuration = {
@@ -65,9 +88,7 @@ export function docsPage(openApiUrl: string, scriptUrl: string): string {
 <div id="app"></div>
 <script id="docs-settings" type="application/json">${scriptJson(configuration)}</script>
 <script src="${escapeHtml(scriptUrl)}"></script>
-<script>
-Scalar.createApiReference("#app", JSON.parse(document.getElementById("docs-settings").textContent));
-</script>
+<script>${DOCS_INIT}</script>
 </body>
 </html>
 `;

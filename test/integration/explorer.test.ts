@@ -92,6 +92,10 @@ describe("the explorer, REST reference and status page in a browser", { skip: br
   async function open(path: string): Promise<Page> {
     const page = await context.newPage();
     page.on("pageerror", (error) => pageErrors.push(error.message));
+    // The pages' Content-Security-Policy must not be what keeps them offline: nothing may be refused.
+    page.on("console", (message) => {
+      if (/Content Security Policy/i.test(message.text())) pageErrors.push(message.text());
+    });
     const response = await page.goto(`${stack.url}${path}`);
     assert.equal(response?.status(), 200, `${path} answers 200`);
     return page;
