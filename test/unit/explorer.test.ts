@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import Fastify from "fastify";
+import { ConfigError, loadConfig } from "../../gateway/config.ts";
 import { explorer, gatewayStatus, prefersHtml, TrafficWindow } from "../../gateway/explorer/index.ts";
 import { newRecord, type RequestRecord } from "../../gateway/observability/record.ts";
 
@@ -115,5 +116,23 @@ describe("explorer plugin without its bundle", () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe("EXPLORER", () => {
+  const secret = "a-secret-of-at-least-thirty-two-characters";
+  test("on outside production unless turned off, never in production", () => {
+    assert.equal(loadConfig({}).explorer, true);
+    assert.equal(loadConfig({ EXPLORER: "false" }).explorer, false);
+    assert.equal(loadConfig({ NODE_ENV: "production", INTERNAL_SECRET: secret }).explorer, false);
+    assert.equal(loadConfig({ NODE_ENV: "production", INTERNAL_SECRET: secret, EXPLORER: "true" }).explorer, false);
+    assert.throws(
+      () => loadConfig({ EXPLORER: "sometimes" }),
+      (error) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /EXPLORER/);
+        return true;
+      },
+    );
   });
 });
