@@ -78,6 +78,8 @@ export interface GatewayConfig {
   readonly restBodyLimitBytes: number;
   /** @default !production */
   readonly introspection: boolean;
+  /** EXPLORER: GraphiQL on /graphql, /api/docs and /status for browsers; never in production. @default !production */
+  readonly explorer: boolean;
   /** @default "info" */
   readonly logLevel: string;
   /** Request log, metrics and tracing (see gateway/observability/). */
@@ -170,6 +172,7 @@ const ENVIRONMENT = z.object({
   INTERNAL_SECRET: internalSecret,
   LOG_LEVEL: text,
   INTROSPECTION: flag,
+  EXPLORER: flag,
   SUBGRAPH_DEDUPE: flag,
   SUBGRAPH_URLS: parsedWith(parseSubgraphUrls),
   SUBGRAPH_EJECT_SECONDS: integer(1, 3600),
@@ -317,6 +320,7 @@ function configOf(env: Environment, production: boolean): GatewayConfig {
     bodyLimitBytes: env.BODY_LIMIT_BYTES ?? 1024 * 1024,
     restBodyLimitBytes: env.REST_BODY_LIMIT_BYTES ?? 64 * 1024,
     introspection: env.INTROSPECTION ?? !production,
+    explorer: !production && (env.EXPLORER ?? true),
     logLevel: env.LOG_LEVEL ?? "info",
     observability: {
       logRequests: env.LOG_REQUESTS ?? true,
