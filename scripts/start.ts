@@ -159,6 +159,11 @@ async function main() {
   await waitReady("gateway", `http://${host}:${gatewayPort}/readyz`, gateway);
 
   const base = `http://${host}:${gatewayPort}`;
+  const width = Math.max(
+    12,
+    ...plan.processes.map((p) => p.name.length + 1),
+    ...plan.external.map((e) => e.name.length + 1),
+  );
   console.log(
     [
       "",
@@ -168,8 +173,8 @@ async function main() {
       `  Health       ${base}/healthz  ${base}/readyz`,
       `  Metrics      ${base}/metrics`,
       ...(users ? [`  OAuth token  http://${host}:${users.port}/oauth/token (client credentials; see README)`] : []),
-      ...plan.processes.map((p) => `  ${p.name.padEnd(12)} http://${host}:${p.port}`),
-      ...plan.external.map((e) => `  ${e.name.padEnd(12)} ${e.url} (external, routed to only)`),
+      ...plan.processes.map((p) => `  ${p.name.padEnd(width)} http://${host}:${p.port}`),
+      ...plan.external.map((e) => `  ${e.name.padEnd(width)} ${e.url} (external, routed to only)`),
       `  Data         ${dataDir}`,
       "Ctrl-C stops everything.",
       "",
