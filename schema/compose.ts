@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { composeServices } from "@apollo/composition";
@@ -154,10 +154,15 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_CONFIG = resolve(here, "supergraph.yaml");
 export const DEFAULT_SUPERGRAPH = resolve(here, "supergraph.graphql");
 
-/** Composes `configPath` into `outPath`, ending with a newline as the committed file does. */
+/**
+ * Composes `configPath` into `outPath`, ending with a newline as the committed file does. The file
+ * is replaced whole (written beside it, then renamed), so a gateway watching it never reads half.
+ */
 export async function composeFile(configPath = DEFAULT_CONFIG, outPath = DEFAULT_SUPERGRAPH): Promise<Composition> {
   const composition = compose(await loadSubgraphSources(configPath));
-  writeFileSync(outPath, `${composition.supergraphSdl.trimEnd()}\n`);
+  const partial = `${outPath}.${process.pid}.partial`;
+  writeFileSync(partial, `${composition.supergraphSdl.trimEnd()}\n`);
+  renameSync(partial, outPath);
   return composition;
 }
 
