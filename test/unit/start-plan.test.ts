@@ -87,7 +87,32 @@ test("a JSON log line becomes one readable line; other output passes through", (
     statusCode: 200,
   });
   const out = pretty(line);
+  assert.match(out, /statusCode/);
   assert.match(out, /INFO \(gateway\): request completed/);
   assert.doesNotMatch(out, /"level"|hostname/);
   assert.equal(pretty("products subgraph ready at http://x"), "products subgraph ready at http://x\n");
+  assert.equal(pretty("[1, 2]"), "[1, 2]\n");
+
+  const request = pretty(
+    JSON.stringify({
+      level: 30,
+      time: 0,
+      name: "gateway",
+      component: "request",
+      requestId: "1f2e3d4c-aaaa-bbbb",
+      ip: "127.0.0.1",
+      method: "POST",
+      route: "/graphql",
+      status: 200,
+      durationMs: 12.3,
+      operation: { name: "Catalogue", type: "query" },
+      subgraphs: [{ subgraph: "products", url: "http://127.0.0.1:1/graphql", durationMs: 4.1, status: 200 }],
+      msg: "request completed",
+    }),
+  );
+  assert.match(
+    request,
+    /INFO \(gateway\): POST \/graphql 200 12\.3 ms query Catalogue → products 4\.1 ms \[1f2e3d4c\]\n$/,
+  );
+  assert.equal(request.split("\n").length, 2, "one line");
 });
