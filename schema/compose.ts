@@ -60,6 +60,14 @@ export function readSupergraphEntries(configPath: string): SupergraphEntry[] {
   });
 }
 
+function readSchemaFile(name: string, path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new CompositionError(`subgraph "${name}": cannot read ${path}: ${(error as NodeJS.ErrnoException).code}`);
+  }
+}
+
 /**
  * The subgraphs of a supergraph.yaml whose schemas are files, read synchronously. A config with a
  * `schema.subgraph_url` needs {@link loadSubgraphSources}.
@@ -69,7 +77,7 @@ export function readSupergraphConfig(configPath: string): SubgraphSource[] {
     if (entry.schema.kind !== "file") {
       throw new CompositionError(`subgraph "${entry.name}" reads its schema from a URL: use loadSubgraphSources`);
     }
-    return { name: entry.name, url: entry.routingUrl, sdl: readFileSync(entry.schema.path, "utf8") };
+    return { name: entry.name, url: entry.routingUrl, sdl: readSchemaFile(entry.name, entry.schema.path) };
   });
 }
 
@@ -110,7 +118,7 @@ export async function loadSubgraphSources(configPath: string): Promise<SubgraphS
       url: entry.routingUrl,
       sdl:
         entry.schema.kind === "file"
-          ? readFileSync(entry.schema.path, "utf8")
+          ? readSchemaFile(entry.name, entry.schema.path)
           : await fetchSubgraphSdl(entry.schema.url, entry.schema.headers),
     })),
   );
