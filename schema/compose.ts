@@ -161,6 +161,8 @@ export function composeSupergraph(subgraphs: readonly SubgraphSource[]): string 
 const here = dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_CONFIG = resolve(here, "supergraph.yaml");
 export const DEFAULT_SUPERGRAPH = resolve(here, "supergraph.graphql");
+/** Kustomize reads files only inside its folder: the supergraph ConfigMap is built from this copy. */
+const DEPLOY_COPY = resolve(here, "../deploy/k8s/base/supergraph.graphql");
 
 /**
  * Composes `configPath` into `outPath`, ending with a newline as the committed file does. The file
@@ -168,9 +170,11 @@ export const DEFAULT_SUPERGRAPH = resolve(here, "supergraph.graphql");
  */
 export async function composeFile(configPath = DEFAULT_CONFIG, outPath = DEFAULT_SUPERGRAPH): Promise<Composition> {
   const composition = compose(await loadSubgraphSources(configPath));
+  const sdl = `${composition.supergraphSdl.trimEnd()}\n`;
   const partial = `${outPath}.${process.pid}.partial`;
-  writeFileSync(partial, `${composition.supergraphSdl.trimEnd()}\n`);
+  writeFileSync(partial, sdl);
   renameSync(partial, outPath);
+  if (resolve(outPath) === DEFAULT_SUPERGRAPH) writeFileSync(DEPLOY_COPY, sdl);
   return composition;
 }
 

@@ -36,7 +36,7 @@ const helpers: Record<string, Helper[]> = {
   payments: [
     {
       name: "provider-sandbox",
-      entry: "subgraphs/payments/sandbox/index.ts",
+      entry: "sandbox/index.ts",
       portVar: "PAYMENT_PROVIDER_PORT",
       defaultPort: 4010,
       readyPath: "/healthz",

@@ -1,7 +1,8 @@
 /**
- * The files of a new subgraph, in the shape of the existing ones: schema.graphql, migrations
- * (storage), a repository, per-request DataLoaders, resolvers, server.ts that builds, index.ts
- * that listens, and a test that starts it on port 0.
+ * The files of a new subgraph, in the shape of the existing ones and built on the service kit
+ * (`subgraphs/kit/`): schema.graphql, migrations (storage), a repository, per-request DataLoaders,
+ * resolvers, server.ts that builds it with createSubgraphService(), index.ts that runs it with
+ * runService(), and a test that starts it on port 0.
  */
 
 export interface Names {
@@ -23,7 +24,16 @@ export interface Names {
 
 export const NAME_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 /** Folders under subgraphs/ that are not subgraphs, and names the stack already uses. */
-export const RESERVED_NAMES = new Set(["shared", "gateway", "provider-sandbox", "schema", "test"]);
+export const RESERVED_NAMES = new Set([
+  "kit",
+  "shared",
+  "gateway",
+  "provider-sandbox",
+  "sandbox",
+  "common",
+  "schema",
+  "test",
+]);
 
 const pascalCase = (name: string) =>
   name
@@ -177,9 +187,9 @@ export function create${n.pascal}Loaders(repository: ${n.type}Repository): ${n.p
 }
 `,
     [`${dir}/resolvers.ts`]: `import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
+import { requireUser } from "../kit/identity.ts";
+import type { SubgraphContext } from "../kit/server.ts";
 import { badInput } from "../shared/errors.ts";
-import { requireUser } from "../shared/identity.ts";
-import type { SubgraphContext } from "../shared/server.ts";
 import type { ${n.pascal}Loaders } from "./loaders.ts";
 import type { ${n.type}Repository } from "./repository.ts";
 
@@ -223,80 +233,59 @@ export function create${n.pascal}Resolvers(repository: ${n.type}Repository): Gra
   };
 }
 `,
-    [`${dir}/server.ts`]: `import type { Logger } from "pino";
-import { SqliteDatabase } from "../shared/db.ts";
-import { createSubgraphService, loadTypeDefs, type SubgraphService } from "../shared/server.ts";
+    [`${dir}/server.ts`]: `import { openDatabase } from "../kit/database.ts";
+import {
+  buildOrRelease,
+  createSubgraphService,
+  loadTypeDefs,
+  type ServiceOptions,
+  type SubgraphService,
+} from "../kit/server.ts";
+import type { SqliteDatabase } from "../shared/db.ts";
 import { create${n.pascal}Loaders } from "./loaders.ts";
 import { migrations } from "./migrations.ts";
 import { Sqlite${n.type}Repository } from "./repository.ts";
 import { create${n.pascal}Resolvers } from "./resolvers.ts";
 
-export interface ${n.pascal}ServiceOptions {
-  /** SQLite file, or ":memory:" for a throw-away store. */
-  databasePath: string;
-  /** Shared secret that verifies identity tokens from the gateway and peer services. */
-  internalSecret: string;
-  /** Hides stack traces and introspection. @default false */
-  production?: boolean;
-  /** @default a pino logger at LOG_LEVEL */
-  logger?: Logger;
-}
+export type ${n.pascal}ServiceOptions = ServiceOptions;
 
 export type ${n.pascal}Service = SubgraphService & { readonly db: SqliteDatabase };
 
 /** Builds the ${n.name} subgraph without listening. */
 export async function ${n.factory}(options: ${n.pascal}ServiceOptions): Promise<${n.pascal}Service> {
-  const db = new SqliteDatabase(options.databasePath);
-  try {
-    db.migrate(migrations);
-    const repository = new Sqlite${n.type}Repository(db);
-    const service = await createSubgraphService({
-      name: "${n.name}",
-      typeDefs: loadTypeDefs(import.meta.url),
-      resolvers: create${n.pascal}Resolvers(repository),
-      createLoaders: () => create${n.pascal}Loaders(repository),
-      internalSecret: options.internalSecret,
-      production: options.production,
-      logger: options.logger,
-      onClose: () => db.close(),
-    });
-    return Object.assign(service, { db });
-  } catch (error) {
-    db.close();
-    throw error;
-  }
+  const db = openDatabase(options.databasePath, migrations);
+  return buildOrRelease(
+    () => db.close(),
+    async () => {
+      const repository = new Sqlite${n.type}Repository(db);
+      const service = await createSubgraphService({
+        ...options,
+        name: "${n.name}",
+        typeDefs: loadTypeDefs(import.meta.url),
+        resolvers: create${n.pascal}Resolvers(repository),
+        createLoaders: () => create${n.pascal}Loaders(repository),
+        onClose: () => db.close(),
+      });
+      return Object.assign(service, { db });
+    },
+  );
 }
 `,
-    [`${dir}/index.ts`]: `import { pino } from "pino";
-import { ConfigError, readServiceConfig, type ServiceConfig } from "../shared/config.ts";
-import { stopOnSignals } from "../shared/lifecycle.ts";
+    [`${dir}/index.ts`]: `// The ${n.name} subgraph process.
+import { runService } from "../kit/run.ts";
 import { ${n.factory} } from "./server.ts";
 
-let config: ServiceConfig;
-try {
-  config = readServiceConfig("${n.name}", ${port});
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(\`${n.name}: \${error.message}\`);
-  process.exit(1);
-}
-const logger = pino({ name: "${n.name}", level: config.logLevel });
-const service = await ${n.factory}({
-  databasePath: config.databasePath,
-  internalSecret: config.internalSecret,
-  production: config.production,
-  logger,
+await runService({
+  name: "${n.name}",
+  defaultPort: ${port},
+  start: (config, logger) => ${n.factory}({ ...config, logger }),
 });
-const url = await service.listen(config.port, config.host);
-console.log(\`${n.name} subgraph ready at \${url}\`);
-
-stopOnSignals(service, logger);
 `,
     [`test/unit/${n.name}.test.ts`]: `import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { pino } from "pino";
 import { ${n.factory}, type ${n.pascal}Service } from "../../subgraphs/${n.name}/server.ts";
-import { IDENTITY_HEADER, signIdentity } from "../../subgraphs/shared/identity.ts";
+import { IDENTITY_HEADER, signIdentity } from "../../subgraphs/kit/identity.ts";
 
 const SECRET = "${n.name}-test-internal-secret-0123456789";
 

@@ -19,7 +19,8 @@ function workspace(): string {
     mkdirSync(join(root, "subgraphs", name), { recursive: true });
     cpSync(join(repo, "subgraphs", name, "schema.graphql"), join(root, "subgraphs", name, "schema.graphql"));
   }
-  symlinkSync(join(repo, "subgraphs/shared"), join(root, "subgraphs/shared"));
+  for (const shared of ["subgraphs/kit", "subgraphs/shared", "common"])
+    symlinkSync(join(repo, shared), join(root, shared));
   symlinkSync(join(repo, "node_modules"), join(root, "node_modules"));
   return root;
 }
@@ -103,7 +104,7 @@ test("a name that does not compose leaves nothing behind; bad names are refused"
   assert.ok(!existsSync(join(root, "subgraphs/product")));
   assert.ok(!existsSync(join(root, "test/unit/product.test.ts")));
 
-  for (const bad of ["Reviews", "shared", "../x", "a_b"]) {
+  for (const bad of ["Reviews", "kit", "shared", "../x", "a_b"]) {
     await assert.rejects(addSubgraph(bad, { root }), /is not a subgraph name/);
   }
   await assert.rejects(addSubgraph("reviews", { root, port: 4002 }), /port 4002 is already used/);
