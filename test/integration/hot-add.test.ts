@@ -11,7 +11,8 @@ import { composeFile, DEFAULT_CONFIG, readSupergraphEntries } from "../../schema
 import { ALICE, BOB, createReviewsService } from "../fixtures/reviews/server.ts";
 import { type Services, silent, startServices } from "../helpers/services.ts";
 
-const HELD_ID = "prod-002";
+/** Products whose fetches the hop holds: distinct, since the gateway shares identical in-flight fetches. */
+const HELD_IDS = ["prod-002", "prod-003", "prod-004", "prod-005", "prod-006"];
 
 /**
  * An HTTP hop in front of the products service that can hold the requests for one product: the
@@ -25,7 +26,7 @@ async function holdingProxy(target: string) {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", async () => {
       const body = Buffer.concat(chunks).toString();
-      if (holding && body.includes(HELD_ID)) await new Promise<void>((release) => held.push(release));
+      if (holding && HELD_IDS.some((id) => body.includes(id))) await new Promise<void>((release) => held.push(release));
       const headers = Object.fromEntries(
         Object.entries(req.headers).filter(
           ([k, v]) => typeof v === "string" && !["host", "content-length", "connection"].includes(k),
@@ -141,9 +142,9 @@ test("a fifth subgraph is added to a running gateway: requests in flight finish,
   });
   // And requests the products hop holds until the new supergraph is in place.
   proxy.hold();
-  const heldRequests = Array.from({ length: 5 }, () => query(`{ product(id: "${HELD_ID}") { id name stock } }`));
+  const heldRequests = HELD_IDS.map((id) => query(`{ product(id: "${id}") { id name stock } }`));
   const deadline = Date.now() + 10_000;
-  while (proxy.heldCount() < 5) {
+  while (proxy.heldCount() < HELD_IDS.length) {
     if (Date.now() > deadline) throw new Error("the held requests never reached the products service");
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -166,12 +167,12 @@ test("a fifth subgraph is added to a running gateway: requests in flight finish,
 
   // The same gateway, one reload, and the requests it had in flight all answered.
   assert.equal(gateway.supergraph.state!.reloads, 1);
-  for (const r of held) {
+  for (const [i, r] of held.entries()) {
     assert.ok(r.started < changed && r.ended > reloaded, "in flight from before the change until after the reload");
     assert.equal(r.status, 200);
     assert.equal(r.body.errors, undefined);
     const product = dataOf<{ product: { id: string; name: string; stock: number } }>(r).product;
-    assert.equal(product.id, HELD_ID);
+    assert.equal(product.id, HELD_IDS[i]);
     assert.ok(product.name.length > 0 && Number.isInteger(product.stock));
   }
   const failed = stream.filter((r) => r.status !== 200 || r.body.errors !== undefined || !r.body.data);
