@@ -92,11 +92,22 @@ function moduleOf(frame: CallFrame): string {
   return path;
 }
 
+/**
+ * A function by name and place. TypeScript run through tsx is compiled to a few long lines, so a
+ * position in it is a line and column of the compiled code, not of the source: the column keeps
+ * the functions of one file apart, and the file is exact.
+ */
 function functionOf(frame: CallFrame): string {
   const name = frame.functionName || "(anonymous)";
   const where = location(frame.url);
-  return where ? `${name} ${where}:${frame.lineNumber + 1}` : name;
+  if (!where) return name;
+  const compiled = frame.url.endsWith(".ts") || frame.lineNumber === 0;
+  return `${name} ${where}:${frame.lineNumber + 1}${compiled ? `:${frame.columnNumber + 1}` : ""}`;
 }
+
+/** The project's own source files (not packages, not Node.js, not the engine). */
+const isProjectFile = (name: string) =>
+  !name.startsWith("(") && !name.startsWith("node:") && /\.[cm]?[jt]s$/.test(name) && !name.includes("/dist/");
 
 /** Aggregates the samples inside `windows` (all samples when none are given). */
 export function summarise(profile: CpuProfile, options: { windows?: ProfileWindow[] } = {}): Summary {
@@ -170,6 +181,11 @@ export function formatSummary(summary: Summary, top = 15): string {
     table("Functions by inclusive time", summary.functions, "inclusive"),
     table("Packages and files by self time", summary.modules, "self"),
     table("Packages and files by inclusive time", summary.modules, "inclusive"),
+    table(
+      "The project's own files by inclusive time",
+      summary.modules.filter((e) => isProjectFile(e.name)),
+      "inclusive",
+    ),
   ].join("\n");
 }
 

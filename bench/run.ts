@@ -20,7 +20,16 @@
  * - BENCH_RESULTS: where the Markdown results go. @default bench/RESULTS.md
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -84,7 +93,7 @@ const settings = {
   seconds: setting("BENCH_SECONDS", 4, false),
   rounds: setting("BENCH_ROUNDS", 3, true),
   connections: setting("BENCH_CONNECTIONS", 20, true),
-  warmupSeconds: 1,
+  warmupSeconds: 0.5,
   only: (process.env.BENCH_ONLY?.split(",")
     .map((g) => g.trim())
     .filter(Boolean) ?? [...GROUPS]) as Group[],
@@ -225,9 +234,7 @@ try {
     supergraphPath,
     dir,
     env: { ...base, INTERNAL_SECRET: internalSecret, ...settings.gatewayEnv },
-    nodeOptions: settings.profileDir
-      ? ["--cpu-prof", `--cpu-prof-dir=${settings.profileDir}`, "--cpu-prof-name=gateway.cpuprofile"]
-      : [],
+    nodeOptions: settings.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${settings.profileDir}`] : [],
   });
   children.push(gateway.child);
   const bare = await startBareGateway({ supergraphPath, env: base });
@@ -466,7 +473,13 @@ try {
   children.length = 0;
 
   if (settings.profileDir) {
+    // Each thread writes a profile (tsx's loader runs in one of its own); the main thread's is number 0.
+    const written = readdirSync(settings.profileDir).find((name) =>
+      new RegExp(`^CPU\\..*\\.${gateway.child.pid}\\.0\\.\\d+\\.cpuprofile$`).test(name),
+    );
+    if (!written) throw new Error(`no profile of the gateway's main thread in ${settings.profileDir}`);
     const profilePath = join(settings.profileDir, "gateway.cpuprofile");
+    renameSync(join(settings.profileDir, written), profilePath);
     writeFileSync(join(settings.profileDir, "windows.json"), `${JSON.stringify(windows, null, 2)}\n`);
     const profile = readProfile(profilePath);
     for (const op of [...new Set(windows.map((w) => w.op))]) {
