@@ -132,6 +132,9 @@ interface Cell {
   subgraphCpuMs: number;
   p50: number[];
   p99: number[];
+  /** Per round: right answers per second and CPU per right answer, to show the spread. */
+  roundRps: number[];
+  roundCpu: number[];
 }
 
 const OPERATIONS = {
@@ -194,6 +197,9 @@ async function verify(cell: Cell): Promise<{ body: string; payload: unknown }> {
   assertComplete(parsed, "body");
   return { body: first.body, payload: parsed };
 }
+
+const range = (list: number[], digits: number) =>
+  `${Math.min(...list).toFixed(digits)}–${Math.max(...list).toFixed(digits)}`;
 
 const samplesOf = (cell: Cell) => ({
   rps: cell.ok / cell.seconds,
@@ -286,6 +292,8 @@ try {
     subgraphCpuMs: 0,
     p50: [],
     p99: [],
+    roundRps: [],
+    roundCpu: [],
   });
   const product = { id: PRODUCT_ID };
   const allCells: Cell[] = [
@@ -352,7 +360,8 @@ try {
         endMs: performance.now() - gateway.child.spawnedAt,
       });
     }
-    c.cpuMs += cpuMs(c.pid) - cpuBefore;
+    const cpu = cpuMs(c.pid) - cpuBefore;
+    c.cpuMs += cpu;
     c.subgraphCpuMs += cpuMs(subgraphs.child.pid) - subgraphsBefore;
     c.ok += result.ok;
     c.bad += result.bad;
@@ -360,6 +369,8 @@ try {
     c.seconds += result.seconds;
     c.p50.push(result.p50);
     c.p99.push(result.p99);
+    c.roundRps.push(result.ok / result.seconds);
+    c.roundCpu.push(cpu / Math.max(1, result.ok));
   };
   for (const group of settings.only) {
     const inGroup = cells.filter((c) => c.group === group);
@@ -380,14 +391,14 @@ try {
 
   out();
   out(
-    "| operation | target | req/s | p50 ms | p99 ms | CPU ms/req (target process) | subgraphs CPU ms/req | answer size | wrong answers |",
+    "| operation | target | req/s (rounds' range) | p50 ms | p99 ms | CPU ms/req of the target process (rounds' range) | subgraphs CPU ms/req | answer size | wrong answers |",
   );
   out("|---|---|---:|---:|---:|---:|---:|---:|---:|");
   for (const c of cells) {
     const s = samplesOf(c);
     out(
-      `| ${c.op} | ${TARGET_LABEL[c.target]} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(1)} | ${s.p99.toFixed(1)} | ` +
-        `${s.cpu.toFixed(3)} | ${c.target === "direct" ? "(same)" : s.subgraphCpu.toFixed(3)} | ` +
+      `| ${c.op} | ${TARGET_LABEL[c.target]} | ${s.rps.toFixed(0)} (${range(c.roundRps, 0)}) | ${s.p50.toFixed(1)} | ${s.p99.toFixed(1)} | ` +
+        `${s.cpu.toFixed(3)} (${range(c.roundCpu, 3)}) | ${c.target === "direct" ? "(same)" : s.subgraphCpu.toFixed(3)} | ` +
         `${Buffer.byteLength(c.expected)} B | ${c.bad}${c.badExample ? ` (e.g. ${c.badExample.slice(0, 80).replaceAll("|", "\\|")})` : ""} |`,
     );
   }
