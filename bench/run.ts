@@ -93,7 +93,7 @@ const settings = {
   seconds: setting("BENCH_SECONDS", 4, false),
   rounds: setting("BENCH_ROUNDS", 3, true),
   connections: setting("BENCH_CONNECTIONS", 20, true),
-  warmupSeconds: 0.5,
+  warmupSeconds: 0.3,
   only: (process.env.BENCH_ONLY?.split(",")
     .map((g) => g.trim())
     .filter(Boolean) ?? [...GROUPS]) as Group[],
@@ -339,7 +339,7 @@ try {
   out(`# Benchmark: this gateway vs bare @apollo/gateway vs the subgraph directly`);
   out();
   out(
-    `${settings.seconds} s × ${settings.rounds} alternating rounds per target and operation, ${settings.connections} connections, ` +
+    `${settings.seconds} s × ${settings.rounds} alternating rounds per target and operation (after ${settings.warmupSeconds} s of warm-up), ${settings.connections} connections, ` +
       `node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}`,
   );
 
