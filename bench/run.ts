@@ -217,6 +217,16 @@ const out = (line = "") => {
   lines.push(line);
 };
 
+// Ctrl-C: stop every child first (they also stop by themselves when this process goes).
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    Promise.all(children.map((child) => child.stop())).finally(() => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  });
+}
+
 try {
   const internalSecret = randomBytes(32).toString("hex");
   const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });

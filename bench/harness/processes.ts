@@ -147,7 +147,8 @@ export async function startGateway(options: {
       "--host",
       "127.0.0.1",
     ],
-    { cwd: ROOT, env: options.env, stdio: ["ignore", log, "inherit"] },
+    // EXIT_WITH_PARENT: the gateway stops when its stdin pipe closes, so it never outlives the benchmark.
+    { cwd: ROOT, env: { ...options.env, EXIT_WITH_PARENT: "1" }, stdio: ["pipe", log, "inherit"] },
   );
   closeSync(log);
   const tracked = track("gateway", child, spawnedAt);
