@@ -7,12 +7,15 @@
  *
  * Given the directory of a `BENCH_PROFILE=DIR npm run bench` run, it reads `gateway.cpuprofile`
  * and `windows.json` there and summarises each operation over its measured rounds only, so that
- * start-up and the other targets' rounds (idle time for the gateway) are left out.
+ * start-up and the other targets' rounds (idle time for the gateway) are left out. Positions in the
+ * project's TypeScript are mapped back to source lines.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { SourceMap } from "node:module";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { transformSync } from "esbuild";
 
 interface CallFrame {
   functionName: string;
@@ -92,17 +95,50 @@ function moduleOf(frame: CallFrame): string {
   return path;
 }
 
+const compiledMaps = new Map<string, SourceMap | null>();
+
 /**
- * A function by name and place. TypeScript run through tsx is compiled to a few long lines, so a
- * position in it is a line and column of the compiled code, not of the source: the column keeps
- * the functions of one file apart, and the file is exact.
+ * tsx compiles each TypeScript file with esbuild (these options) before V8 sees it, so a profile's
+ * positions in a `.ts` file are in that compiled code; compiling the file again the same way gives
+ * the source map back. Null when the file is gone or does not compile.
+ */
+function compiledMapOf(path: string): SourceMap | null {
+  if (!compiledMaps.has(path)) {
+    let map: SourceMap | null = null;
+    try {
+      const out = transformSync(readFileSync(path, "utf8"), {
+        target: `node${process.versions.node}`,
+        loader: "ts",
+        format: "esm",
+        sourcefile: path,
+        sourcemap: true,
+        minifyWhitespace: true,
+        keepNames: true,
+      });
+      map = new SourceMap(JSON.parse(out.map));
+    } catch {
+      map = null;
+    }
+    compiledMaps.set(path, map);
+  }
+  return compiledMaps.get(path)!;
+}
+
+/**
+ * A function by name and place. For the project's TypeScript the place is mapped back to the source
+ * line (as the file is now: summarise a profile before editing what it measured); when that fails
+ * it stays `line:column` of the compiled code, marked "compiled".
  */
 function functionOf(frame: CallFrame): string {
   const name = frame.functionName || "(anonymous)";
   const where = location(frame.url);
   if (!where) return name;
-  const compiled = frame.url.endsWith(".ts") || frame.lineNumber === 0;
-  return `${name} ${where}:${frame.lineNumber + 1}${compiled ? `:${frame.columnNumber + 1}` : ""}`;
+  if (frame.url.startsWith("file://") && frame.url.endsWith(".ts")) {
+    const entry = compiledMapOf(fileURLToPath(frame.url))?.findEntry(frame.lineNumber, frame.columnNumber);
+    if (entry && "originalLine" in entry) return `${name} ${where}:${entry.originalLine + 1}`;
+    return `${name} ${where}:${frame.lineNumber + 1}:${frame.columnNumber + 1} (compiled)`;
+  }
+  return `${name} ${where}:${frame.lineNumber + 1}${frame.lineNumber === 0 ? `:${frame.columnNumber + 1}` : ""}`;
 }
 
 /** The project's own source files (not packages, not Node.js, not the engine). */
