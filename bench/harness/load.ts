@@ -24,7 +24,7 @@ export interface LoadResult {
   p99: number;
 }
 
-/** One bounded autocannon run against `baseUrl` + `request`. */
+/** One bounded autocannon run against `baseUrl` + `request`, for `seconds` (autocannon counts whole seconds). */
 export async function load(
   baseUrl: string,
   request: HttpRequest,
