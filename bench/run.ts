@@ -479,7 +479,7 @@ try {
   add("start-up to first answer, bare @apollo/gateway", `${(bare.startupMs / 1000).toFixed(2)} s`, "");
 
   out();
-  out("| ratio | value | goal (issue 9) |");
+  out("| ratio | value | goal |");
   out("|---|---:|---|");
   for (const [what, value, goal] of ratios) out(`| ${what} | ${value} | ${goal} |`);
   out();
