@@ -24,6 +24,8 @@ export interface AuthConfig {
   readonly jwksRefreshCooldownSeconds: number;
   /** While the JWKS host is down, cached keys keep verifying this long. @default 86400 */
   readonly jwksStaleMaxAgeSeconds: number;
+  /** A verified JWT is remembered this long at most (never past its `exp`); 0 checks every time. @default 60 */
+  readonly verifiedCacheSeconds: number;
   /** RFC 7662 introspection of opaque (non-JWT) bearer tokens; null refuses them as malformed. @default null */
   readonly introspection: IntrospectionConfig | null;
 }
@@ -189,6 +191,7 @@ const ENVIRONMENT = z.object({
   JWKS_CACHE_SECONDS: integer(1, 86_400),
   JWKS_REFRESH_COOLDOWN_SECONDS: integer(0, 3600),
   JWKS_STALE_MAX_AGE_SECONDS: integer(0, 30 * 86_400),
+  JWT_CACHE_SECONDS: integer(0, 3600),
   INTROSPECTION_URL: httpUrl,
   INTROSPECTION_CLIENT_ID: text,
   INTROSPECTION_CLIENT_SECRET: text,
@@ -311,6 +314,7 @@ function configOf(env: Environment, production: boolean): GatewayConfig {
       jwksCacheSeconds: env.JWKS_CACHE_SECONDS ?? 600,
       jwksRefreshCooldownSeconds: env.JWKS_REFRESH_COOLDOWN_SECONDS ?? 10,
       jwksStaleMaxAgeSeconds: env.JWKS_STALE_MAX_AGE_SECONDS ?? 86_400,
+      verifiedCacheSeconds: env.JWT_CACHE_SECONDS ?? 60,
       introspection: introspectionConfig(env),
     },
     subgraphDedupe: env.SUBGRAPH_DEDUPE ?? true,
