@@ -27,6 +27,8 @@ export interface SubgraphCallObserver {
 
 export interface ObservabilityOptions {
   logger: Logger;
+  /** Where the request log goes (its lines never hold a secret to redact). @default logger */
+  requestLogger?: Logger;
   /** Current supergraph, for the supergraph series. */
   supergraph: () => SupergraphState | null;
   /** Series owned by other gateway concerns, served on the same /metrics. @default [] */
@@ -75,7 +77,7 @@ export function createObservability(config: ObservabilityConfig, options: Observ
         logger,
       })
     : null;
-  const requestLog = config.logRequests ? createRequestLog({ logger }) : null;
+  const requestLog = config.logRequests ? createRequestLog({ logger: options.requestLogger ?? logger }) : null;
   const measuring = config.metricsEnabled;
   // With logging, metrics and tracing all off, requests get no record at all.
   const observing = requestLog !== null || measuring || tracing !== null;
