@@ -17,6 +17,7 @@ import {
   loadSubgraphSources,
   readSupergraphEntries,
 } from "../schema/compose.ts";
+import { runtimeFor } from "./lib/entry.ts";
 import { logFormat, prettyPipe } from "./lib/logs.ts";
 import { type Helper, type LocalProcess, peerUrls, planStack, readPort } from "./lib/plan.ts";
 
@@ -73,8 +74,10 @@ const internalSecret = env.INTERNAL_SECRET || randomBytes(32).toString("hex");
 const children: ChildProcess[] = [];
 let stopping = false;
 
+const runtime = runtimeFor(root);
+
 function launch(name: string, entry: string, childEnv: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", entry], {
+  const child = spawn(process.execPath, runtime.argsFor(entry), {
     cwd: root,
     env: { ...env, INTERNAL_SECRET: internalSecret, DATA_DIR: dataDir, HOST: host, EXIT_WITH_PARENT: "1", ...childEnv },
     // stdin stays open to the child: its end tells the child the launcher is gone (EXIT_WITH_PARENT).
@@ -129,9 +132,12 @@ process.on("SIGTERM", () => void stop(0));
 async function main() {
   mkdirSync(dataDir, { recursive: true });
   const peers = peerUrls(plan);
+  // Every process starts at once: none needs another to be up to start (peers are called per
+  // request), and the stack is up in the time of its slowest process rather than their sum.
+  const ready: Promise<void>[] = [];
   for (const p of plan.processes) {
     const child = launch(p.name, p.entry, { ...peers, PORT: String(p.port), ...settings[p.name]?.(byName) });
-    await waitReady(p.name, `http://${host}:${p.port}${p.readyPath}`, child);
+    ready.push(waitReady(p.name, `http://${host}:${p.port}${p.readyPath}`, child));
   }
 
   // The committed supergraph routes to the yaml's ports; other ports get a composed copy.
@@ -156,7 +162,7 @@ async function main() {
         INTROSPECTION_CLIENT_SECRET: introspectionSecret,
       }),
   });
-  await waitReady("gateway", `http://${host}:${gatewayPort}/readyz`, gateway);
+  await Promise.all([...ready, waitReady("gateway", `http://${host}:${gatewayPort}/readyz`, gateway)]);
 
   const base = `http://${host}:${gatewayPort}`;
   const width = Math.max(
@@ -172,10 +178,14 @@ async function main() {
       `  REST         ${base}/api/products`,
       `  Health       ${base}/healthz  ${base}/readyz`,
       `  Metrics      ${base}/metrics`,
+      ...(env.NODE_ENV === "production"
+        ? []
+        : [`  Explorer     ${base}/graphql (in a browser)  ${base}/api/docs  ${base}/status`]),
       ...(users ? [`  OAuth token  http://${host}:${users.port}/oauth/token (client credentials; see README)`] : []),
       ...plan.processes.map((p) => `  ${p.name.padEnd(width)} http://${host}:${p.port}`),
       ...plan.external.map((e) => `  ${e.name.padEnd(width)} ${e.url} (external, routed to only)`),
       `  Data         ${dataDir}`,
+      `  Running      ${runtime.compiled ? "the compiled dist/" : "the TypeScript sources (changed since the last npm run build)"}`,
       "Ctrl-C stops everything.",
       "",
     ].join("\n"),

@@ -14,7 +14,7 @@ after(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-/** The stack's own processes started by the launcher `pid` (Linux /proc): its services and the gateway. */
+/** The stack's own processes started by the launcher `pid` (Linux /proc): its services and the gateway, run from the TypeScript or the compiled dist/. */
 function childrenOf(pid: number): number[] {
   const found: number[] = [];
   for (const entry of readdirSync("/proc")) {
@@ -24,7 +24,7 @@ function childrenOf(pid: number): number[] {
       const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8");
       // tsx's own helper processes are not the stack's.
-      if (ppid === pid && /(subgraphs|sandbox|gateway)\/.*index\.ts/.test(cmdline)) found.push(Number(entry));
+      if (ppid === pid && /(subgraphs|sandbox|gateway)\/.*index\.[jt]s/.test(cmdline)) found.push(Number(entry));
     } catch {
       // exited meanwhile
     }
