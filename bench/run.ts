@@ -19,6 +19,7 @@
  *   summarised per operation over the measured rounds only (bench/profile-summary.ts). @default off
  * - BENCH_RESULTS: where the Markdown results go. @default bench/RESULTS.md
  */
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   mkdirSync,
@@ -37,6 +38,7 @@ import { isDeepStrictEqual } from "node:util";
 import { composeServices } from "@apollo/composition";
 import { parse } from "graphql";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { runtimeFor } from "../scripts/lib/entry.ts";
 import { ADMIN_ID, CUSTOMER_ID } from "./fixtures/data.ts";
 import { fetchOnce, type HttpRequest, load } from "./harness/load.ts";
 import { machineBusyMs } from "./harness/machine.ts";
@@ -53,9 +55,15 @@ import { formatSummary, type ProfileWindow, readProfile, summarise } from "./pro
 
 const started = performance.now();
 
+// This gateway is measured as production runs it, compiled: build first when a source changed.
+if (!runtimeFor(ROOT).compiled) {
+  console.log("bench: sources changed since the last build; npm run build first");
+  execFileSync("npm", ["run", "-s", "build"], { cwd: ROOT, stdio: "inherit" });
+}
+
 const NOTES = `## How to read this
 
-- **Targets.** *This gateway*: \`gateway/index.ts\` with \`NODE_ENV=production\` and nothing but the
+- **Targets.** *This gateway*: \`gateway/index.ts\`, compiled as production runs it (\`dist/\`), with \`NODE_ENV=production\` and nothing but the
   required \`INTERNAL_SECRET\` set, so every default is on: JWT verification against the users
   subgraph's JWKS (ES256), authorization from the supergraph's \`@authenticated\`/\`@requiresScopes\`,
   the operation guards (shape limits, cost, \`@rateLimit\`, throttle, blocking), the request log (to a

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { resolveInternalSecret } from "../common/index.ts";
 import { DEFAULT_THROTTLE_EXEMPT, type GuardsConfig, parseCidrs, parseOverrides } from "./guards/index.ts";
 import { type ObservabilityConfig, tracesUrlOf } from "./observability/index.ts";
+import type { ResponseCacheConfig } from "./response-cache/index.ts";
 
 export interface AuthConfig {
   /** JWKS of the token issuer. @default the `users` subgraph's `/.well-known/jwks.json` */
@@ -88,6 +89,8 @@ export interface GatewayConfig {
   readonly observability: ObservabilityConfig;
   /** Rate limits, shape limits, throttling and blocking (see gateway/guards/). */
   readonly guards: GuardsConfig;
+  /** Whole PUBLIC answers kept and served again (see gateway/response-cache/). */
+  readonly responseCache: ResponseCacheConfig;
 }
 
 export class ConfigError extends Error {
@@ -175,6 +178,9 @@ const ENVIRONMENT = z.object({
   LOG_LEVEL: text,
   INTROSPECTION: flag,
   EXPLORER: flag,
+  RESPONSE_CACHE: flag,
+  RESPONSE_CACHE_MAX_MB: integer(1, 64 * 1024),
+  RESPONSE_CACHE_KEY_PREFIX: text,
   SUBGRAPH_DEDUPE: flag,
   SUBGRAPH_URLS: parsedWith(parseSubgraphUrls),
   SUBGRAPH_EJECT_SECONDS: integer(1, 3600),
@@ -335,6 +341,12 @@ function configOf(env: Environment, production: boolean): GatewayConfig {
         : (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (tracesBase === null ? null : tracesUrlOf(tracesBase))),
       serviceName: env.OTEL_SERVICE_NAME ?? "gateway",
       traceSampleRatio: env.OTEL_TRACES_SAMPLER_ARG ?? 1,
+    },
+    responseCache: {
+      enabled: env.RESPONSE_CACHE ?? true,
+      maxMegabytes: env.RESPONSE_CACHE_MAX_MB ?? 64,
+      redisUrl: env.REDIS_URL,
+      keyPrefix: env.RESPONSE_CACHE_KEY_PREFIX ?? "shop:responses:",
     },
     guards: {
       redisUrl: env.REDIS_URL,

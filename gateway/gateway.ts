@@ -24,6 +24,7 @@ import { createGuards, type Guards } from "./guards/index.ts";
 import { healthRoutes } from "./health.ts";
 import { createObservability, metricsRoutes, REDACT_PATHS } from "./observability/index.ts";
 import { composePipeline } from "./pipeline.ts";
+import { createResponseCache } from "./response-cache/index.ts";
 import { REST_PREFIX, restRoutes } from "./rest/index.ts";
 import { FileSupergraphManager, subgraphUrls } from "./supergraph.ts";
 import {
@@ -136,6 +137,10 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     genReqId: observability.genReqId,
   });
   // The order of everything a request passes through, and why, is stated in pipeline.ts.
+  const responseCache = createResponseCache(config.responseCache, {
+    isOpen: authorization.isOpen,
+    logger: logger.child({ component: "response-cache" }),
+  });
   const pipeline = composePipeline({
     observability: {
       install: (fastify) => observability.install(fastify),
@@ -143,6 +148,7 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     },
     guards,
     authorization: { plugin: authorization.plugin as ApolloServerPlugin<GatewayContext> },
+    responseCache: { plugins: responseCache.plugins as readonly ApolloServerPlugin<GatewayContext>[] },
     subgraphStatus: subgraphUnavailableStatus() as ApolloServerPlugin<GatewayContext>,
     apollo: [
       fastifyApolloDrainPlugin(app),
@@ -226,6 +232,7 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
       await apollo.stop();
       await closeTransport();
       await guards.close();
+      await responseCache.close();
       await observability.close();
     },
   };

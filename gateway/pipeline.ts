@@ -15,6 +15,8 @@ export interface PipelineStages {
   guards: RequestStage & { readonly plugin: ApolloServerPlugin<GatewayContext> };
   /** `@authenticated` / `@requiresScopes`: removes what the caller may not see, answers it as null. */
   authorization: { readonly plugin: ApolloServerPlugin<GatewayContext> };
+  /** Whole PUBLIC answers kept and served again, and their invalidation after a mutation. */
+  responseCache: { readonly plugins: readonly ApolloServerPlugin<GatewayContext>[] };
   /** 503 when a subgraph could not be reached and no data came back. */
   subgraphStatus: ApolloServerPlugin<GatewayContext>;
   /** Apollo Server's own (drain on close, landing page and reporting off); they answer nothing. */
@@ -41,7 +43,11 @@ export interface PipelineStages {
  *    not see, and the guards then cost and rate-limit the operation that will run, not the one
  *    sent (a caller is neither refused nor charged for fields it never gets);
  * 4. guards (cost and per-field rate limits);
- * 5. observability last: its `willSendResponse` records the errors every plugin before it added.
+ * 5. the response cache: it answers (in `responseForOperation`, which Apollo calls after every
+ *    `didResolveOperation`) only once authorization and the guards have let the operation through,
+ *    so a cached answer is still authorized, costed and counted against rate limits; it keeps an
+ *    answer only as every plugin before it left it;
+ * 6. observability last: its `willSendResponse` records the errors every plugin before it added.
  */
 export function composePipeline(stages: PipelineStages): {
   /** Adds the per-request hooks, in order, to the root Fastify instance. */
@@ -59,6 +65,7 @@ export function composePipeline(stages: PipelineStages): {
       stages.subgraphStatus,
       stages.authorization.plugin,
       stages.guards.plugin,
+      ...stages.responseCache.plugins,
       ...stages.observability.plugins,
     ],
   };

@@ -2,11 +2,13 @@
  * The benchmark's child processes: started on 127.0.0.1 and port 0, waited for without fixed
  * sleeps, read from /proc (CPU and peak memory), and always stopped.
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { runtimeFor } from "../../scripts/lib/entry.ts";
 
 /** The repository root: every child runs from there, as `npm run …` would. */
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -120,7 +122,7 @@ export interface GatewayProcess {
 }
 
 /**
- * This gateway, from its real entry (`gateway/index.ts`), in production mode on port 0. Its request
+ * This gateway, from its real entry (`gateway/index.ts`, compiled to dist/), in production mode on port 0. Its request
  * log goes to a file (as to a log collector); the URL is read from its "gateway listening" line,
  * and it is ready when `/readyz` answers 200.
  */
@@ -137,9 +139,8 @@ export async function startGateway(options: {
     process.execPath,
     [
       ...(options.nodeOptions ?? []),
-      "--import",
-      "tsx",
-      "gateway/index.ts",
+      // As production runs it: the compiled dist/ (run.ts builds it first when a source changed).
+      ...runtimeFor(ROOT).argsFor("gateway/index.ts"),
       "--supergraph",
       options.supergraphPath,
       "--port",

@@ -17,6 +17,7 @@ function stages(installed: string[]) {
     },
     guards: { install: () => void installed.push("guards"), plugin: named("guards") },
     authorization: { plugin: named("authorization") },
+    responseCache: { plugins: [named("response-cache"), named("response-cache:invalidation")] },
     subgraphStatus: named("subgraph-status"),
     apollo: [named("apollo:drain"), named("apollo:landing-page-off")],
   };
@@ -28,7 +29,7 @@ test("request hooks: observability before the guards, so refused requests are st
   assert.deepEqual(installed, ["observability", "guards"]);
 });
 
-test("operation plugins: subgraph status, authorization before the guards, observability last", () => {
+test("operation plugins: subgraph status, authorization before the guards, then the response cache, observability last", () => {
   const pipeline = composePipeline(stages([]));
   assert.deepEqual(pipeline.plugins.map(nameOf), [
     "apollo:drain",
@@ -36,6 +37,8 @@ test("operation plugins: subgraph status, authorization before the guards, obser
     "subgraph-status",
     "authorization",
     "guards",
+    "response-cache",
+    "response-cache:invalidation",
     "observability:record",
     "observability:tracing",
   ]);
