@@ -15,7 +15,7 @@ try {
 }
 const logger = pino({ name: "orders", level: config.logLevel });
 const service = await createOrdersService({
-  databasePath: config.databasePath,
+  ...config.database,
   internalSecret: config.internalSecret,
   productsUrl,
   production: config.production,

@@ -1,16 +1,14 @@
 import type { Logger } from "pino";
-import { SqliteDatabase } from "../shared/db.ts";
+import { type Database, type DatabaseOptions, openDatabase } from "../shared/db.ts";
 import { createSubgraphService, loadTypeDefs, type SubgraphService } from "../shared/server.ts";
 import { createServiceClient } from "../shared/service-client.ts";
 import { createProductsInventory } from "./inventory.ts";
 import { createOrderLoaders } from "./loaders.ts";
-import { migrations } from "./migrations.ts";
-import { SqliteOrderRepository } from "./repository.ts";
+import { migrations, type OrdersTables } from "./migrations.ts";
+import { SqlOrderRepository } from "./repository.ts";
 import { createOrderResolvers } from "./resolvers.ts";
 
-export interface OrdersServiceOptions {
-  /** SQLite file, or ":memory:" for throw-away orders. */
-  databasePath: string;
+export interface OrdersServiceOptions extends DatabaseOptions {
   /** Shared secret that verifies incoming identity tokens and signs this service's calls to products. */
   internalSecret: string;
   /** GraphQL endpoint of the products subgraph, which holds stock and prices. */
@@ -23,12 +21,12 @@ export interface OrdersServiceOptions {
 
 export type OrdersService = SubgraphService & {
   /** The service's database; tests read `queryCount` and the tables through it. */
-  readonly db: SqliteDatabase;
+  readonly db: Database<OrdersTables>;
 };
 
 /** Builds the orders subgraph without listening. Orders reserve stock through the products service. */
 export async function createOrdersService(options: OrdersServiceOptions): Promise<OrdersService> {
-  const db = new SqliteDatabase(options.databasePath);
+  const db = await openDatabase<OrdersTables>({ ...options, service: "orders", migrations });
   const products = createServiceClient({
     url: options.productsUrl,
     service: "orders",
@@ -36,11 +34,10 @@ export async function createOrdersService(options: OrdersServiceOptions): Promis
   });
   const release = async () => {
     await products.close();
-    db.close();
+    await db.close();
   };
   try {
-    db.migrate(migrations);
-    const repository = new SqliteOrderRepository(db);
+    const repository = new SqlOrderRepository(db);
     const service = await createSubgraphService({
       name: "orders",
       typeDefs: loadTypeDefs(import.meta.url),

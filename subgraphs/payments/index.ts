@@ -35,7 +35,7 @@ try {
 }
 const logger = pino({ name: "payments", level: config.logLevel });
 const service = await createPaymentsService({
-  databasePath: config.databasePath,
+  ...config.database,
   internalSecret: config.internalSecret,
   ordersUrl: config.ordersUrl,
   provider: { url: config.providerUrl, apiKey: config.providerApiKey },

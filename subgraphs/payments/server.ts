@@ -1,16 +1,14 @@
 import type { Logger } from "pino";
-import { SqliteDatabase } from "../shared/db.ts";
+import { type Database, type DatabaseOptions, openDatabase } from "../shared/db.ts";
 import { createSubgraphService, loadTypeDefs, type SubgraphService } from "../shared/server.ts";
 import { createPaymentLoaders } from "./loaders.ts";
-import { migrations } from "./migrations.ts";
+import { migrations, type PaymentsTables } from "./migrations.ts";
 import { createOrdersClient } from "./orders-client.ts";
 import { createPaymentProvider, type PaymentProviderOptions } from "./provider.ts";
-import { SqlitePaymentRepository } from "./repository.ts";
+import { SqlPaymentRepository } from "./repository.ts";
 import { createPaymentResolvers } from "./resolvers.ts";
 
-export interface PaymentsServiceOptions {
-  /** SQLite file, or ":memory:" for a throw-away store. */
-  databasePath: string;
+export interface PaymentsServiceOptions extends DatabaseOptions {
   /** Shared secret that verifies identity tokens and signs this service's calls to orders. */
   internalSecret: string;
   /** GraphQL endpoint of the orders subgraph, called peer to peer to read and mark orders. */
@@ -30,7 +28,7 @@ export interface PaymentsServiceOptions {
 
 export type PaymentsService = SubgraphService & {
   /** The service's database; tests read `queryCount` through it. */
-  readonly db: SqliteDatabase;
+  readonly db: Database<PaymentsTables>;
 };
 
 function requireHttpUrl(name: string, value: string): void {
@@ -51,7 +49,7 @@ export async function createPaymentsService(options: PaymentsServiceOptions): Pr
   requireHttpUrl("provider.url", options.provider.url);
   if (!options.provider.apiKey) throw new TypeError("provider.apiKey must not be empty");
 
-  const db = new SqliteDatabase(options.databasePath);
+  const db = await openDatabase<PaymentsTables>({ ...options, service: "payments", migrations });
   const orders = createOrdersClient({
     url: options.ordersUrl,
     internalSecret: options.internalSecret,
@@ -60,11 +58,10 @@ export async function createPaymentsService(options: PaymentsServiceOptions): Pr
   const provider = createPaymentProvider({ ...options.provider, logger: options.logger });
   const release = async () => {
     await Promise.allSettled([orders.close(), provider.close()]);
-    db.close();
+    await db.close();
   };
   try {
-    db.migrate(migrations);
-    const repository = new SqlitePaymentRepository(db, { processingLeaseMs: options.processingLeaseMs });
+    const repository = new SqlPaymentRepository(db, { processingLeaseMs: options.processingLeaseMs });
     const service = await createSubgraphService({
       name: "payments",
       typeDefs: loadTypeDefs(import.meta.url),

@@ -13,7 +13,7 @@ try {
 }
 const logger = pino({ name: "products", level: config.logLevel });
 const service = await createProductsService({
-  databasePath: config.databasePath,
+  ...config.database,
   internalSecret: config.internalSecret,
   production: config.production,
   logger,

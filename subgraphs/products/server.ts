@@ -1,15 +1,13 @@
 import type { Logger } from "pino";
-import { SqliteDatabase } from "../shared/db.ts";
+import { type Database, type DatabaseOptions, openDatabase } from "../shared/db.ts";
 import { createSubgraphService, loadTypeDefs, type SubgraphService } from "../shared/server.ts";
 import { createProductLoaders } from "./loaders.ts";
-import { migrations } from "./migrations.ts";
-import { SqliteProductRepository } from "./repository.ts";
+import { migrations, type ProductsTables } from "./migrations.ts";
+import { SqlProductRepository } from "./repository.ts";
 import { createProductResolvers } from "./resolvers.ts";
 import { seedProducts } from "./seed.ts";
 
-export interface ProductsServiceOptions {
-  /** SQLite file, or ":memory:" for a throw-away catalogue. */
-  databasePath: string;
+export interface ProductsServiceOptions extends DatabaseOptions {
   /** Shared secret that verifies identity tokens from the gateway and peer services. */
   internalSecret: string;
   /** Hides stack traces and introspection. @default false */
@@ -22,16 +20,15 @@ export interface ProductsServiceOptions {
 
 export type ProductsService = SubgraphService & {
   /** The service's database; tests read `queryCount` and adjust stock through it. */
-  readonly db: SqliteDatabase;
+  readonly db: Database<ProductsTables>;
 };
 
 /** Builds the products subgraph (catalogue and stock) without listening. */
 export async function createProductsService(options: ProductsServiceOptions): Promise<ProductsService> {
-  const db = new SqliteDatabase(options.databasePath);
+  const db = await openDatabase<ProductsTables>({ ...options, service: "products", migrations });
   try {
-    db.migrate(migrations);
-    if (options.seed ?? true) seedProducts(db);
-    const repository = new SqliteProductRepository(db);
+    if (options.seed ?? true) await seedProducts(db);
+    const repository = new SqlProductRepository(db);
     const service = await createSubgraphService({
       name: "products",
       typeDefs: loadTypeDefs(import.meta.url),
@@ -44,7 +41,7 @@ export async function createProductsService(options: ProductsServiceOptions): Pr
     });
     return Object.assign(service, { db });
   } catch (error) {
-    db.close();
+    await db.close();
     throw error;
   }
 }

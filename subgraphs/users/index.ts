@@ -17,7 +17,7 @@ function loadConfig(): UsersConfig {
 const config = loadConfig();
 const logger = pino({ name: "users", level: config.logLevel });
 const service = await createUsersService({
-  databasePath: config.databasePath,
+  ...config.database,
   internalSecret: config.internalSecret,
   production: config.production,
   logger,

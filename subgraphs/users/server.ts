@@ -1,12 +1,12 @@
 import type { Logger } from "pino";
-import { SqliteDatabase } from "../shared/db.ts";
+import { type Database, type DatabaseOptions, openDatabase } from "../shared/db.ts";
 import { createSubgraphService, loadTypeDefs, type SubgraphService } from "../shared/server.ts";
 import { createLoaders, type UsersLoaders } from "./loaders.ts";
-import { migrations } from "./migrations.ts";
+import { migrations, type UsersTables } from "./migrations.ts";
 import { createOAuthServer, type OAuthClientConfig } from "./oauth.ts";
-import { SqliteOAuthRepository } from "./oauth-repository.ts";
+import { SqlOAuthRepository } from "./oauth-repository.ts";
 import { oauthRoutes } from "./oauth-routes.ts";
-import { SqliteSigningKeyRepository, SqliteUsersRepository } from "./repository.ts";
+import { SqlSigningKeyRepository, SqlUsersRepository } from "./repository.ts";
 import { createResolvers } from "./resolvers.ts";
 import { seedUsers } from "./seed.ts";
 import { createTokenIssuer } from "./tokens.ts";
@@ -17,9 +17,7 @@ export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
 /** Path of the published signing keys; the gateway's JWKS_URL points here. */
 export const JWKS_PATH = "/.well-known/jwks.json";
 
-export interface UsersServiceOptions {
-  /** SQLite file, or ":memory:" for tests. */
-  databasePath: string;
+export interface UsersServiceOptions extends DatabaseOptions {
   /** Shared secret that verifies `x-identity-token` from the gateway and peer services. */
   internalSecret: string;
   /** Hides stack traces and introspection. @default false */
@@ -48,7 +46,7 @@ export type UsersService = SubgraphService & {
   /** Makes a fresh key the signing key and returns its kid; earlier keys stay published. */
   rotateSigningKey(): Promise<string>;
   /** The service's database, exposed for tests (query counts, row counts). */
-  readonly db: SqliteDatabase;
+  readonly db: Database<UsersTables>;
 };
 
 function checkOptions(options: UsersServiceOptions): void {
@@ -63,19 +61,18 @@ function checkOptions(options: UsersServiceOptions): void {
 /** Builds (without listening) the users subgraph: accounts, passwords, token issuing and the JWKS. */
 export async function createUsersService(options: UsersServiceOptions): Promise<UsersService> {
   checkOptions(options);
-  const db = new SqliteDatabase(options.databasePath);
+  const db = await openDatabase<UsersTables>({ ...options, service: "users", migrations });
   try {
-    db.migrate(migrations);
-    const users = new SqliteUsersRepository(db);
+    const users = new SqlUsersRepository(db);
     if (options.seed ?? true) await seedUsers(users);
     const tokens = await createTokenIssuer({
-      keys: new SqliteSigningKeyRepository(db),
+      keys: new SqlSigningKeyRepository(db),
       issuer: options.tokenIssuer ?? DEFAULT_TOKEN_ISSUER,
       audience: options.tokenAudience ?? DEFAULT_TOKEN_AUDIENCE,
       ttlSeconds: options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS,
     });
     const oauth = await createOAuthServer({
-      repository: new SqliteOAuthRepository(db),
+      repository: new SqlOAuthRepository(db),
       clients: options.oauthClients ?? [],
       seedDemoClient: options.seed ?? true,
       ...(options.oauthTokenTtlSeconds !== undefined && { tokenTtlSeconds: options.oauthTokenTtlSeconds }),
@@ -110,7 +107,7 @@ export async function createUsersService(options: UsersServiceOptions): Promise<
       db,
     };
   } catch (error) {
-    db.close();
+    await db.close();
     throw error;
   }
 }

@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { testDatabaseEnv } from "../helpers/database.ts";
 import { freePort } from "../helpers/net.ts";
 
 const dirs: string[] = [];
@@ -56,7 +57,7 @@ async function startShop(): Promise<{ launcher: ChildProcess; url: string; outpu
   const ports: Record<string, string> = {};
   for (const name of names) ports[name] = String(await freePort());
   const launcher = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
-    env: { ...process.env, ...ports, DATA_DIR: dir, LOG_LEVEL: "warn" },
+    env: { ...process.env, ...ports, ...testDatabaseEnv(), DATA_DIR: dir, LOG_LEVEL: "warn" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   launchers.push(launcher);
