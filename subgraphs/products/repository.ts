@@ -77,6 +77,9 @@ const toProduct = (row: Pick<ProductRow, (typeof PRODUCT_COLUMNS)[number]>): Pro
 
 type Trx = Transaction<ProductsTables>;
 
+/** The largest INTEGER on PostgreSQL. */
+const MAX_POSITION = 2 ** 31 - 1;
+
 export class SqlProductRepository implements ProductRepository {
   constructor(private readonly db: Database<ProductsTables>) {}
 
@@ -130,10 +133,12 @@ export class SqlProductRepository implements ProductRepository {
   }
 
   async list(afterPosition: number | null, limit: number): Promise<ProductRecord[]> {
+    // Positions are 32-bit on PostgreSQL: a cursor beyond the largest one is past the end, not an error.
+    if (afterPosition !== null && afterPosition >= MAX_POSITION) return [];
     const rows = await this.db.kysely
       .selectFrom("products")
       .select(PRODUCT_COLUMNS)
-      .where("position", ">", afterPosition ?? Number.MIN_SAFE_INTEGER)
+      .$if(afterPosition !== null, (qb) => qb.where("position", ">", afterPosition!))
       .orderBy("position")
       .limit(limit)
       .execute();
