@@ -171,7 +171,11 @@ export class SqlOrderRepository implements OrderRepository {
       .returning(ORDER_COLUMNS)
       .executeTakeFirst();
     if (paid) return toOrder(paid);
-    const row = await this.db.kysely.selectFrom("orders").select(ORDER_COLUMNS).where("id", "=", orderId).executeTakeFirst();
+    const row = await this.db.kysely
+      .selectFrom("orders")
+      .select(ORDER_COLUMNS)
+      .where("id", "=", orderId)
+      .executeTakeFirst();
     if (!row) throw notFound(`Order ${orderId} not found`);
     if (row.status === "PAID") return toOrder(row);
     throw badInput(`Order ${orderId} is ${row.status} and cannot be paid`, "orderId");

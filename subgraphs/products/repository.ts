@@ -180,7 +180,9 @@ export class SqlProductRepository implements ProductRepository {
       // Rows are locked in one global order (by product id) so that two orders sharing products
       // never wait on each other in a cycle on PostgreSQL.
       const byProduct = lines.map((line, index) => ({ line, index }));
-      byProduct.sort((a, b) => (a.line.productId < b.line.productId ? -1 : a.line.productId > b.line.productId ? 1 : 0));
+      byProduct.sort((a, b) =>
+        a.line.productId < b.line.productId ? -1 : a.line.productId > b.line.productId ? 1 : 0,
+      );
       for (const { line, index } of byProduct) {
         // The guard in the WHERE clause makes check-and-take one atomic step: stock never goes negative.
         const row = await trx
