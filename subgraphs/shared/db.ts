@@ -4,13 +4,13 @@ import SqliteHandle from "better-sqlite3";
 import {
   CompiledQuery,
   type DatabaseConnection,
+  type Driver,
   Kysely,
   type LogEvent,
   PostgresDialect,
   type RawBuilder,
   SqliteDialect,
   SqliteDriver,
-  type SqliteDriver as SqliteDriverType,
   sql,
   type Transaction,
 } from "kysely";
@@ -73,7 +73,7 @@ class ImmediateSqliteDialect extends SqliteDialect {
   constructor(private readonly handle: SqliteHandle.Database) {
     super({ database: handle });
   }
-  override createDriver(): SqliteDriverType {
+  override createDriver(): Driver {
     return new ImmediateSqliteDriver({ database: this.handle });
   }
 }
