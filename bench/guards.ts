@@ -9,11 +9,11 @@ import { readFileSync } from "node:fs";
 import { ApolloGateway } from "@apollo/gateway";
 import { type FragmentDefinitionNode, Kind, type OperationDefinitionNode, parse } from "graphql";
 import { Redis } from "ioredis";
-import { withoutSecurityMarks } from "../gateway/plugins/authorization.ts";
-import { readSchemaPolicies } from "../gateway/plugins/guards/directives.ts";
-import { createMemoryStore } from "../gateway/plugins/guards/memory-store.ts";
-import { measureOperation } from "../gateway/plugins/guards/shape.ts";
-import { walkOperation } from "../gateway/plugins/guards/walker.ts";
+import { withoutSecurityMarks } from "../gateway/authorization/index.ts";
+import { readSchemaPolicies } from "../gateway/guards/directives.ts";
+import { createMemoryStore } from "../gateway/guards/memory-store.ts";
+import { measureOperation } from "../gateway/guards/shape.ts";
+import { walkOperation } from "../gateway/guards/walker.ts";
 import { compare, PICTURE_QUERY, shopScenarios, type Variant } from "./lib.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";

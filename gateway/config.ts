@@ -1,12 +1,9 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { type ObservabilityConfig, tracesUrlOf } from "./observability/options.ts";
-import { parseCidrs } from "./plugins/guards/access.ts";
-import { DEFAULT_THROTTLE_EXEMPT, type GuardsConfig } from "./plugins/guards/options.ts";
-import { parseOverrides } from "./plugins/guards/policy.ts";
-
-/** Used only outside production when INTERNAL_SECRET is unset; `npm start` always sets a random one. */
-const DEVELOPMENT_INTERNAL_SECRET = "development-only-internal-secret-do-not-deploy";
+import { z } from "zod";
+import { resolveInternalSecret } from "../common/index.ts";
+import { DEFAULT_THROTTLE_EXEMPT, type GuardsConfig, parseCidrs, parseOverrides } from "./guards/index.ts";
+import { type ObservabilityConfig, tracesUrlOf } from "./observability/index.ts";
 
 export interface AuthConfig {
   /** JWKS of the token issuer. @default the `users` subgraph's `/.well-known/jwks.json` */
@@ -62,10 +59,10 @@ export interface GatewayConfig {
   readonly internalSecret: string;
   readonly auth: AuthConfig;
   /**
-   * HTTP client for subgraph fetches: "undici" (keep-alive pool) or "default" (@apollo/gateway's own,
-   * slower; kept as a baseline for benchmarks and as a fallback). @default "undici"
+   * Identical query fetches in flight at the same time (same subgraph, document, variables and
+   * caller) share one subgraph answer; mutations never (SUBGRAPH_DEDUPE). @default true
    */
-  readonly subgraphFetcher: "undici" | "default";
+  readonly subgraphDedupe: boolean;
   /**
    * Instances per subgraph, overriding the supergraph's routing URL: requests are balanced over
    * them with failover. @default none (the supergraph's URLs)
@@ -83,9 +80,9 @@ export interface GatewayConfig {
   readonly introspection: boolean;
   /** @default "info" */
   readonly logLevel: string;
-  /** Request log, metrics and tracing (see gateway/observability/options.ts). */
+  /** Request log, metrics and tracing (see gateway/observability/). */
   readonly observability: ObservabilityConfig;
-  /** Rate limits, shape limits, throttling and blocking (see gateway/plugins/guards). */
+  /** Rate limits, shape limits, throttling and blocking (see gateway/guards/). */
   readonly guards: GuardsConfig;
 }
 
@@ -95,53 +92,171 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-function str(env: Env, name: string): string | null {
-  const value = env[name];
-  return value === undefined || value.trim() === "" ? null : value.trim();
+/*
+ * Every variable the gateway reads, each with its own schema: an unset or blank variable is absent
+ * (its default applies), anything else must parse. An issue's path is the variable's name, so
+ * every message names the variable.
+ */
+
+/** The trimmed value; null when unset or blank. */
+const text = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === "" ? null : value.trim()));
+
+/** What is wrong with a value, said after the variable's name ("must be ..."). */
+class Problem extends Error {}
+
+/** A value read by `parse`; what it throws is reported under the variable's name. */
+function parsedWith<T>(parse: (raw: string) => T) {
+  return text.transform((raw, ctx): T | null => {
+    if (raw === null) return null;
+    try {
+      return parse(raw);
+    } catch (error) {
+      const message = (error as Error).message;
+      ctx.addIssue({ code: "custom", message: error instanceof Problem ? message : `is not valid: ${message}` });
+      return z.NEVER;
+    }
+  });
 }
 
-function int(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = str(env, name);
-  if (raw === null) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+function integer(min: number, max: number) {
+  return parsedWith((raw) => {
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new Problem(`must be an integer from ${min} to ${max}, got "${raw}"`);
+    }
+    return value;
+  });
+}
+
+const flag = parsedWith((raw) => {
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new Problem(`must be true or false, got "${raw}"`);
+});
+
+const httpUrl = parsedWith((raw) => {
+  let parsed: URL | null = null;
+  try {
+    parsed = new URL(raw);
+  } catch {}
+  if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:")
+    throw new Problem(`must be an http(s) URL, got "${raw}"`);
+  return parsed.toString();
+});
+
+/** A CIDR list; "none" means an empty list where the default is not. */
+const cidrList = parsedWith((raw) => (raw === "none" ? [] : parseCidrs(raw)));
+
+/** INTERNAL_SECRET signs the identity token the subgraphs trust. */
+const internalSecret = parsedWith((raw) => {
+  if (raw.length < 32) throw new Problem("must be at least 32 characters");
+  return raw;
+});
+
+/** JWT_SECRET verifies HS256 tokens, which need a 256-bit key. */
+const jwtSecret = parsedWith((raw) => {
+  if (Buffer.byteLength(raw) < 32) throw new Problem("must be at least 32 bytes (HS256 needs a 256-bit key)");
+  return raw;
+});
+
+const ENVIRONMENT = z.object({
+  NODE_ENV: text,
+  PORT: integer(0, 65535),
+  HOST: text,
+  SUPERGRAPH_PATH: text,
+  INTERNAL_SECRET: internalSecret,
+  LOG_LEVEL: text,
+  INTROSPECTION: flag,
+  SUBGRAPH_DEDUPE: flag,
+  SUBGRAPH_URLS: parsedWith(parseSubgraphUrls),
+  SUBGRAPH_EJECT_SECONDS: integer(1, 3600),
+  SUBGRAPH_TIMEOUT_MS: integer(100, 300_000),
+  BODY_LIMIT_BYTES: integer(1024, 64 * 1024 * 1024),
+  REST_BODY_LIMIT_BYTES: integer(1024, 64 * 1024 * 1024),
+  // Authentication
+  JWKS_URL: httpUrl,
+  JWT_SECRET: jwtSecret,
+  JWT_ISSUER: text,
+  JWT_AUDIENCE: text,
+  JWT_CLOCK_TOLERANCE_SECONDS: integer(0, 300),
+  JWT_MAX_TOKEN_BYTES: integer(256, 65536),
+  JWKS_CACHE_SECONDS: integer(1, 86_400),
+  JWKS_REFRESH_COOLDOWN_SECONDS: integer(0, 3600),
+  JWKS_STALE_MAX_AGE_SECONDS: integer(0, 30 * 86_400),
+  INTROSPECTION_URL: httpUrl,
+  INTROSPECTION_CLIENT_ID: text,
+  INTROSPECTION_CLIENT_SECRET: text,
+  INTROSPECTION_CACHE_MAX_ENTRIES: integer(1, 10_000_000),
+  INTROSPECTION_CACHE_MAX_SECONDS: integer(0, 3600),
+  INTROSPECTION_INACTIVE_CACHE_SECONDS: integer(0, 3600),
+  INTROSPECTION_TIMEOUT_MS: integer(100, 60_000),
+  // Observability
+  LOG_REQUESTS: flag,
+  METRICS_ENABLED: flag,
+  METRICS_MAX_OPERATION_NAMES: integer(0, 10_000),
+  OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl,
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: httpUrl,
+  OTEL_TRACES_EXPORTER: text,
+  OTEL_SDK_DISABLED: flag,
+  OTEL_SERVICE_NAME: text,
+  OTEL_TRACES_SAMPLER_ARG: parsedWith((raw) => {
+    const ratio = Number(raw);
+    if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1)
+      throw new Problem(`must be a number from 0 to 1, got "${raw}"`);
+    return ratio;
+  }),
+  // Guards
+  REDIS_URL: parsedWith((raw) => {
+    if (!/^rediss?:\/\/[^\s]+$/.test(raw)) throw new Problem(`must be a redis:// or rediss:// URL, got "${raw}"`);
+    return raw;
+  }),
+  REDIS_KEY_PREFIX: text,
+  RATE_LIMIT_OVERRIDES: parsedWith(parseOverrides),
+  RATE_LIMIT_MAX_ENTRIES: integer(100, 10_000_000),
+  MAX_DEPTH: integer(0, 1000),
+  MAX_INTROSPECTION_DEPTH: integer(0, 1000),
+  MAX_ALIASES: integer(0, 100_000),
+  MAX_ROOT_FIELDS: integer(0, 100_000),
+  MAX_DIRECTIVES: integer(0, 1000),
+  MAX_REPEATED_FIELDS: integer(0, 100_000),
+  MAX_COST: integer(0, 1_000_000_000),
+  COST_DEFAULT_LIST_SIZE: integer(0, 100_000),
+  MAX_TOKENS: integer(0, 1_000_000),
+  BATCH_MAX: integer(0, 1000),
+  THROTTLE_RPS: integer(0, 1_000_000),
+  THROTTLE_BURST: integer(1, 10_000_000),
+  THROTTLE_EXEMPT: cidrList,
+  IP_ALLOW: cidrList,
+  IP_DENY: cidrList,
+  TRUSTED_PROXIES: parsedWith((raw) =>
+    raw.split(",").flatMap((entry) => {
+      const name = entry.trim();
+      if (name === "") return [];
+      return ["loopback", "linklocal", "uniquelocal"].includes(name) ? [name] : parseCidrs(name);
+    }),
+  ),
+  BLOCK_THRESHOLD: integer(0, 1_000_000),
+  BLOCK_WINDOW_SECONDS: integer(1, 86_400),
+  BLOCK_DURATION_SECONDS: integer(1, 30 * 86_400),
+});
+
+type Environment = z.infer<typeof ENVIRONMENT>;
+
+/** Freezes a config and every object in it (maps and arrays included, as far as they allow). */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
   }
   return value;
 }
 
-function bool(env: Env, name: string, fallback: boolean): boolean {
-  const raw = str(env, name);
-  if (raw === null) return fallback;
-  if (/^(1|true|yes|on)$/i.test(raw)) return true;
-  if (/^(0|false|no|off)$/i.test(raw)) return false;
-  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
-}
-
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
-  const raw = str(env, name);
-  if (raw === null) return fallback;
-  if (!(allowed as readonly string[]).includes(raw)) {
-    throw new ConfigError(`${name} must be one of ${allowed.join(", ")}, got "${raw}"`);
-  }
-  return raw as T;
-}
-
-function url(env: Env, name: string): string | null {
-  const raw = str(env, name);
-  if (raw === null) return null;
-  try {
-    const parsed = new URL(raw);
-    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error();
-    return parsed.toString();
-  } catch {
-    throw new ConfigError(`${name} must be an http(s) URL, got "${raw}"`);
-  }
-}
-
 /**
  * Reads, validates and freezes the gateway configuration. Command-line flags (`--supergraph`,
- * `--port`, `--host`) win over the environment. Throws a ConfigError naming the bad variable.
+ * `--port`, `--host`) win over the environment. Throws a ConfigError naming the bad variables.
  */
 export function loadConfig(env: Env = process.env, argv: string[] = []): GatewayConfig {
   const { values } = parseArgs({
@@ -156,70 +271,109 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Gateway
     ...(values.port !== undefined && { PORT: values.port }),
     ...(values.host !== undefined && { HOST: values.host }),
   };
-  const production = merged.NODE_ENV === "production";
-
-  let internalSecret = str(merged, "INTERNAL_SECRET");
-  if (internalSecret === null) {
-    if (production) throw new ConfigError("INTERNAL_SECRET is required in production (32+ characters)");
-    internalSecret = DEVELOPMENT_INTERNAL_SECRET;
-  } else if (internalSecret.length < 32) {
-    throw new ConfigError("INTERNAL_SECRET must be at least 32 characters");
+  const result = ENVIRONMENT.safeParse(merged);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join(".")} ${issue.message}`).join("; "));
   }
+  return deepFreeze(configOf(result.data, merged.NODE_ENV === "production"));
+}
 
-  const jwtSecret = str(merged, "JWT_SECRET");
-  if (jwtSecret !== null && Buffer.byteLength(jwtSecret) < 32) {
-    throw new ConfigError("JWT_SECRET must be at least 32 bytes (HS256 needs a 256-bit key)");
-  }
-
-  return Object.freeze({
-    port: int(merged, "PORT", 4000, 0, 65535),
-    host: str(merged, "HOST") ?? (production ? "0.0.0.0" : "127.0.0.1"),
-    supergraphPath: resolve(str(merged, "SUPERGRAPH_PATH") ?? "schema/supergraph.graphql"),
+/** The typed configuration: defaults filled in, and the rules that involve several variables. */
+function configOf(env: Environment, production: boolean): GatewayConfig {
+  // The development secret is public: only for a gateway that listens on loopback outside production.
+  const host = env.HOST ?? (production ? "0.0.0.0" : "127.0.0.1");
+  const secret = resolveInternalSecret(env.INTERNAL_SECRET ?? undefined, { production, host });
+  if ("error" in secret) throw new ConfigError(secret.error);
+  const internalSecret = secret.secret;
+  const throttleRps = env.THROTTLE_RPS ?? 50;
+  const tracesOff = env.OTEL_TRACES_EXPORTER === "none" || env.OTEL_SDK_DISABLED === true;
+  const tracesBase = env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  return {
+    port: env.PORT ?? 4000,
+    host,
+    supergraphPath: resolve(env.SUPERGRAPH_PATH ?? "schema/supergraph.graphql"),
     production,
     internalSecret,
-    auth: Object.freeze({
-      jwksUrl: url(merged, "JWKS_URL"),
-      jwtSecret,
-      issuer: str(merged, "JWT_ISSUER"),
-      audience: str(merged, "JWT_AUDIENCE"),
-      clockToleranceSeconds: int(merged, "JWT_CLOCK_TOLERANCE_SECONDS", 5, 0, 300),
-      maxTokenBytes: int(merged, "JWT_MAX_TOKEN_BYTES", 8192, 256, 65536),
-      jwksCacheSeconds: int(merged, "JWKS_CACHE_SECONDS", 600, 1, 86_400),
-      jwksRefreshCooldownSeconds: int(merged, "JWKS_REFRESH_COOLDOWN_SECONDS", 10, 0, 3600),
-      jwksStaleMaxAgeSeconds: int(merged, "JWKS_STALE_MAX_AGE_SECONDS", 86_400, 0, 30 * 86_400),
-      introspection: introspectionConfig(merged),
-    }),
-    subgraphFetcher: oneOf(merged, "SUBGRAPH_FETCHER", ["undici", "default"] as const, "undici"),
-    subgraphUrls: parsed(merged, "SUBGRAPH_URLS", parseSubgraphUrls, new Map()),
-    subgraphEjectSeconds: int(merged, "SUBGRAPH_EJECT_SECONDS", 10, 1, 3600),
-    subgraphTimeoutMs: int(merged, "SUBGRAPH_TIMEOUT_MS", 10_000, 100, 300_000),
-    bodyLimitBytes: int(merged, "BODY_LIMIT_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
-    restBodyLimitBytes: int(merged, "REST_BODY_LIMIT_BYTES", 64 * 1024, 1024, 64 * 1024 * 1024),
-    introspection: bool(merged, "INTROSPECTION", !production),
-    logLevel: str(merged, "LOG_LEVEL") ?? "info",
-    observability: observabilityConfig(merged),
-    guards: guardsConfig(merged),
-  });
+    auth: {
+      jwksUrl: env.JWKS_URL,
+      jwtSecret: env.JWT_SECRET,
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+      clockToleranceSeconds: env.JWT_CLOCK_TOLERANCE_SECONDS ?? 5,
+      maxTokenBytes: env.JWT_MAX_TOKEN_BYTES ?? 8192,
+      jwksCacheSeconds: env.JWKS_CACHE_SECONDS ?? 600,
+      jwksRefreshCooldownSeconds: env.JWKS_REFRESH_COOLDOWN_SECONDS ?? 10,
+      jwksStaleMaxAgeSeconds: env.JWKS_STALE_MAX_AGE_SECONDS ?? 86_400,
+      introspection: introspectionConfig(env),
+    },
+    subgraphDedupe: env.SUBGRAPH_DEDUPE ?? true,
+    subgraphUrls: env.SUBGRAPH_URLS ?? new Map(),
+    subgraphEjectSeconds: env.SUBGRAPH_EJECT_SECONDS ?? 10,
+    subgraphTimeoutMs: env.SUBGRAPH_TIMEOUT_MS ?? 10_000,
+    bodyLimitBytes: env.BODY_LIMIT_BYTES ?? 1024 * 1024,
+    restBodyLimitBytes: env.REST_BODY_LIMIT_BYTES ?? 64 * 1024,
+    introspection: env.INTROSPECTION ?? !production,
+    logLevel: env.LOG_LEVEL ?? "info",
+    observability: {
+      logRequests: env.LOG_REQUESTS ?? true,
+      metricsEnabled: env.METRICS_ENABLED ?? true,
+      maxOperationNames: env.METRICS_MAX_OPERATION_NAMES ?? 100,
+      otlpTracesUrl: tracesOff
+        ? null
+        : (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (tracesBase === null ? null : tracesUrlOf(tracesBase))),
+      serviceName: env.OTEL_SERVICE_NAME ?? "gateway",
+      traceSampleRatio: env.OTEL_TRACES_SAMPLER_ARG ?? 1,
+    },
+    guards: {
+      redisUrl: env.REDIS_URL,
+      redisKeyPrefix: env.REDIS_KEY_PREFIX ?? "shop:ratelimit:",
+      rateLimitOverrides: env.RATE_LIMIT_OVERRIDES ?? new Map(),
+      rateLimitMaxEntries: env.RATE_LIMIT_MAX_ENTRIES ?? 100_000,
+      maxDepth: env.MAX_DEPTH ?? 10,
+      maxIntrospectionDepth: env.MAX_INTROSPECTION_DEPTH ?? 15,
+      maxAliases: env.MAX_ALIASES ?? 20,
+      maxRootFields: env.MAX_ROOT_FIELDS ?? 10,
+      maxDirectives: env.MAX_DIRECTIVES ?? 4,
+      maxRepeatedFields: env.MAX_REPEATED_FIELDS ?? 5,
+      maxCost: env.MAX_COST ?? 1000,
+      defaultListSize: env.COST_DEFAULT_LIST_SIZE ?? 10,
+      maxTokens: env.MAX_TOKENS ?? 2000,
+      batchMax: env.BATCH_MAX ?? 0,
+      throttleRps,
+      throttleBurst: env.THROTTLE_BURST ?? Math.max(100, throttleRps * 2),
+      throttleExempt: env.THROTTLE_EXEMPT ?? [...DEFAULT_THROTTLE_EXEMPT],
+      ipAllow: env.IP_ALLOW ?? [],
+      ipDeny: env.IP_DENY ?? [],
+      trustedProxies: env.TRUSTED_PROXIES ?? [],
+      blockThreshold: env.BLOCK_THRESHOLD ?? 30,
+      blockWindowSeconds: env.BLOCK_WINDOW_SECONDS ?? 60,
+      blockDurationSeconds: env.BLOCK_DURATION_SECONDS ?? 900,
+    },
+  };
 }
 
 /** Token introspection is on when its URL and client credentials are all given, off when none is. */
-function introspectionConfig(env: Env): IntrospectionConfig | null {
-  const names = ["INTROSPECTION_URL", "INTROSPECTION_CLIENT_ID", "INTROSPECTION_CLIENT_SECRET"] as const;
-  const given = names.filter((name) => str(env, name) !== null);
-  if (given.length === 0) return null;
-  if (given.length < names.length) {
-    const missing = names.filter((name) => !given.includes(name));
+function introspectionConfig(env: Environment): IntrospectionConfig | null {
+  const given = {
+    INTROSPECTION_URL: env.INTROSPECTION_URL,
+    INTROSPECTION_CLIENT_ID: env.INTROSPECTION_CLIENT_ID,
+    INTROSPECTION_CLIENT_SECRET: env.INTROSPECTION_CLIENT_SECRET,
+  };
+  const names = Object.keys(given);
+  const missing = Object.entries(given).flatMap(([name, value]) => (value === null ? [name] : []));
+  if (missing.length === names.length) return null;
+  if (missing.length > 0) {
     throw new ConfigError(`${missing.join(" and ")} must be set too: token introspection needs ${names.join(", ")}`);
   }
-  return Object.freeze({
-    url: url(env, "INTROSPECTION_URL")!,
-    clientId: str(env, "INTROSPECTION_CLIENT_ID")!,
-    clientSecret: str(env, "INTROSPECTION_CLIENT_SECRET")!,
-    cacheMaxEntries: int(env, "INTROSPECTION_CACHE_MAX_ENTRIES", 10_000, 1, 10_000_000),
-    cacheMaxSeconds: int(env, "INTROSPECTION_CACHE_MAX_SECONDS", 60, 0, 3600),
-    inactiveCacheSeconds: int(env, "INTROSPECTION_INACTIVE_CACHE_SECONDS", 10, 0, 3600),
-    timeoutMs: int(env, "INTROSPECTION_TIMEOUT_MS", 2000, 100, 60_000),
-  });
+  return {
+    url: given.INTROSPECTION_URL!,
+    clientId: given.INTROSPECTION_CLIENT_ID!,
+    clientSecret: given.INTROSPECTION_CLIENT_SECRET!,
+    cacheMaxEntries: env.INTROSPECTION_CACHE_MAX_ENTRIES ?? 10_000,
+    cacheMaxSeconds: env.INTROSPECTION_CACHE_MAX_SECONDS ?? 60,
+    inactiveCacheSeconds: env.INTROSPECTION_INACTIVE_CACHE_SECONDS ?? 10,
+    timeoutMs: env.INTROSPECTION_TIMEOUT_MS ?? 2000,
+  };
 }
 
 /** `name=url|url,name2=url`: the instances of each named subgraph. */
@@ -248,83 +402,4 @@ function parseSubgraphUrls(raw: string): Map<string, readonly string[]> {
     map.set(name, Object.freeze(urls));
   }
   return map;
-}
-
-/** A value parsed by `parse`; its RangeError becomes a ConfigError naming the variable. */
-function parsed<T>(env: Env, name: string, parse: (raw: string) => T, fallback: T): T {
-  const raw = str(env, name);
-  if (raw === null) return fallback;
-  try {
-    return parse(raw);
-  } catch (error) {
-    throw new ConfigError(`${name}: ${(error as Error).message}`);
-  }
-}
-
-/** A CIDR list; "none" means an empty list where the default is not. */
-function cidrs(env: Env, name: string, fallback: readonly string[]): readonly string[] {
-  return Object.freeze(parsed(env, name, (raw) => (raw === "none" ? [] : parseCidrs(raw)), [...fallback]));
-}
-
-function guardsConfig(env: Env): GuardsConfig {
-  const redisUrl = str(env, "REDIS_URL");
-  if (redisUrl !== null && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
-    throw new ConfigError(`REDIS_URL must be a redis:// or rediss:// URL, got "${redisUrl}"`);
-  }
-  const trustedProxies = parsed(
-    env,
-    "TRUSTED_PROXIES",
-    (raw) =>
-      raw.split(",").flatMap((entry) => {
-        const name = entry.trim();
-        if (name === "") return [];
-        return ["loopback", "linklocal", "uniquelocal"].includes(name) ? [name] : parseCidrs(name);
-      }),
-    [] as string[],
-  );
-  const throttleRps = int(env, "THROTTLE_RPS", 50, 0, 1_000_000);
-  return Object.freeze({
-    redisUrl,
-    redisKeyPrefix: str(env, "REDIS_KEY_PREFIX") ?? "shop:ratelimit:",
-    rateLimitOverrides: parsed(env, "RATE_LIMIT_OVERRIDES", parseOverrides, new Map()),
-    rateLimitMaxEntries: int(env, "RATE_LIMIT_MAX_ENTRIES", 100_000, 100, 10_000_000),
-    maxDepth: int(env, "MAX_DEPTH", 10, 0, 1000),
-    maxIntrospectionDepth: int(env, "MAX_INTROSPECTION_DEPTH", 15, 0, 1000),
-    maxAliases: int(env, "MAX_ALIASES", 20, 0, 100_000),
-    maxRootFields: int(env, "MAX_ROOT_FIELDS", 10, 0, 100_000),
-    maxDirectives: int(env, "MAX_DIRECTIVES", 4, 0, 1000),
-    maxRepeatedFields: int(env, "MAX_REPEATED_FIELDS", 5, 0, 100_000),
-    maxCost: int(env, "MAX_COST", 1000, 0, 1_000_000_000),
-    defaultListSize: int(env, "COST_DEFAULT_LIST_SIZE", 10, 0, 100_000),
-    maxTokens: int(env, "MAX_TOKENS", 2000, 0, 1_000_000),
-    batchMax: int(env, "BATCH_MAX", 0, 0, 1000),
-    throttleRps,
-    throttleBurst: int(env, "THROTTLE_BURST", Math.max(100, throttleRps * 2), 1, 10_000_000),
-    throttleExempt: cidrs(env, "THROTTLE_EXEMPT", DEFAULT_THROTTLE_EXEMPT),
-    ipAllow: cidrs(env, "IP_ALLOW", []),
-    ipDeny: cidrs(env, "IP_DENY", []),
-    trustedProxies: Object.freeze(trustedProxies),
-    blockThreshold: int(env, "BLOCK_THRESHOLD", 30, 0, 1_000_000),
-    blockWindowSeconds: int(env, "BLOCK_WINDOW_SECONDS", 60, 1, 86_400),
-    blockDurationSeconds: int(env, "BLOCK_DURATION_SECONDS", 900, 1, 30 * 86_400),
-  });
-}
-
-function observabilityConfig(env: Env): ObservabilityConfig {
-  const base = url(env, "OTEL_EXPORTER_OTLP_ENDPOINT");
-  const traces = url(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
-  const tracesOff = str(env, "OTEL_TRACES_EXPORTER") === "none" || bool(env, "OTEL_SDK_DISABLED", false);
-  const ratio = str(env, "OTEL_TRACES_SAMPLER_ARG");
-  const sampleRatio = ratio === null ? 1 : Number(ratio);
-  if (!Number.isFinite(sampleRatio) || sampleRatio < 0 || sampleRatio > 1) {
-    throw new ConfigError(`OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1, got "${ratio}"`);
-  }
-  return Object.freeze({
-    logRequests: bool(env, "LOG_REQUESTS", true),
-    metricsEnabled: bool(env, "METRICS_ENABLED", true),
-    maxOperationNames: int(env, "METRICS_MAX_OPERATION_NAMES", 100, 0, 10_000),
-    otlpTracesUrl: tracesOff ? null : (traces ?? (base === null ? null : tracesUrlOf(base))),
-    serviceName: str(env, "OTEL_SERVICE_NAME") ?? "gateway",
-    traceSampleRatio: sampleRatio,
-  });
 }

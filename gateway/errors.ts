@@ -2,6 +2,13 @@ import { HeaderMap } from "@apollo/server";
 import type { GraphQLFormattedError } from "graphql";
 import { GraphQLError } from "graphql";
 
+/*
+ * The gateway's one error registry: every code a client can see, its HTTP status, and the two
+ * shapes a refusal takes on the wire:
+ * - GraphQL (/graphql): `{ "errors": [{ "message", "extensions": { "code", ... } }] }`;
+ * - REST (/api/* and every other route): `{ "error": { "code", "message", ... } }`.
+ */
+
 /**
  * Every error code a client can see, with the HTTP status it carries when it refuses a whole
  * operation (and in the REST shim). Anything else is masked as INTERNAL_SERVER_ERROR.
@@ -46,6 +53,78 @@ export function isPublicCode(code: unknown): code is ErrorCode {
 
 export function statusFor(code: ErrorCode): number {
   return ERROR_CODES[code].status;
+}
+
+/** HTTP status for any code; anything not in the registry is an internal error. */
+export function statusOf(code: unknown): number {
+  return isPublicCode(code) ? statusFor(code) : 500;
+}
+
+/** The endpoint whose refusals take the GraphQL shape. */
+export const GRAPHQL_PATH = "/graphql";
+
+export type ErrorShape = "graphql" | "rest";
+
+/** The shape a refusal takes on a path (without its query string). */
+export function errorShapeOf(path: string): ErrorShape {
+  return path === GRAPHQL_PATH ? "graphql" : "rest";
+}
+
+export interface GraphQLErrorBody {
+  errors: [{ message: string; extensions: { code: string } & Record<string, unknown> }];
+}
+
+export interface RestErrorBody {
+  error: { code: string; message: string } & Record<string, unknown>;
+}
+
+/** A refusal in the GraphQL shape; `details` go into `extensions` after the code. */
+export function graphqlErrorBody(
+  code: string,
+  message: string,
+  details: Record<string, unknown> = {},
+): GraphQLErrorBody {
+  return { errors: [{ message, extensions: { code, ...details } }] };
+}
+
+/** A refusal in the REST shape; `details` become members next to code and message. */
+export function restErrorBody(code: string, message: string, details: Record<string, unknown> = {}): RestErrorBody {
+  return { error: { code, message, ...details } };
+}
+
+/** A refusal in the shape of the route it answers. */
+export function errorBody(
+  shape: ErrorShape,
+  code: string,
+  message: string,
+  details: Record<string, unknown> = {},
+): GraphQLErrorBody | RestErrorBody {
+  return shape === "graphql" ? graphqlErrorBody(code, message, details) : restErrorBody(code, message, details);
+}
+
+/** A whole-operation refusal thrown as a GraphQLError (see gatewayError), read back. */
+export interface Refusal {
+  code: ErrorCode;
+  message: string;
+  status: number;
+  headers: Record<string, string>;
+  /** Extensions besides code and http. */
+  details: Record<string, unknown>;
+}
+
+/** The refusal an error carries when it is a contract error made by gatewayError; null otherwise. */
+export function refusalOf(error: unknown): Refusal | null {
+  if (!(error instanceof GraphQLError)) return null;
+  const { code, http, ...details } = error.extensions;
+  if (!isPublicCode(code)) return null;
+  const head = http as { status?: number; headers?: HeaderMap } | undefined;
+  return {
+    code,
+    message: error.message,
+    status: head?.status ?? statusFor(code),
+    headers: Object.fromEntries(head?.headers ?? []),
+    details,
+  };
 }
 
 /**

@@ -9,32 +9,32 @@ import {
 import fastifyApollo, { fastifyApolloDrainPlugin } from "@as-integrations/fastify";
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import { type DestinationStream, type Logger, pino } from "pino";
-import type { GatewayConfig } from "./config.ts";
-import { createErrorFormatter } from "./errors.ts";
-import { createObservability } from "./observability/index.ts";
-import { type Authenticator, createAuthenticator } from "./plugins/auth.ts";
+import { type Authenticator, createAuthenticator } from "./auth/index.ts";
 import {
   type AuthorizationPolicy,
-  authorizationPlugin,
+  createAuthorization,
   readAuthorizationPolicy,
   withoutSecurityMarks,
-} from "./plugins/authorization.ts";
-import { createGuards, type Guards } from "./plugins/guards/index.ts";
-import { healthRoutes } from "./plugins/health.ts";
-import { REDACT_PATHS } from "./plugins/logging.ts";
-import { metricsRoutes } from "./plugins/metrics.ts";
-import { subgraphUnavailableStatus } from "./plugins/subgraph-status.ts";
+} from "./authorization/index.ts";
+import type { GatewayConfig } from "./config.ts";
+import type { GatewayContext } from "./context.ts";
+import { createErrorFormatter } from "./errors.ts";
+import { createGuards, type Guards } from "./guards/index.ts";
+import { healthRoutes } from "./health.ts";
+import { createObservability, metricsRoutes, REDACT_PATHS } from "./observability/index.ts";
+import { composePipeline } from "./pipeline.ts";
 import { REST_PREFIX, restRoutes } from "./rest/index.ts";
-import { createSubgraphFetcher, type SubgraphCallContext, SubgraphDataSource } from "./subgraph-client.ts";
-import { balancedFetcher, InstancePool } from "./subgraph-pool.ts";
-import { FileSupergraphManager } from "./supergraph.ts";
-import { subgraphUrls } from "./supergraph-info.ts";
+import { FileSupergraphManager, subgraphUrls } from "./supergraph.ts";
+import {
+  balancedTransport,
+  createSubgraphTransport,
+  IdentitySigner,
+  InstancePool,
+  SubgraphDataSource,
+  subgraphUnavailableStatus,
+} from "./upstream/index.ts";
 
-/** Per-request context every gateway concern reads. */
-export interface GatewayContext extends SubgraphCallContext {
-  /** Client address (after trusted proxies). */
-  ip: string;
-}
+export type { GatewayContext } from "./context.ts";
 
 export interface Gateway {
   readonly app: FastifyInstance;
@@ -63,19 +63,21 @@ const REDACT = REDACT_PATHS;
 export async function createGateway(config: GatewayConfig, options: CreateGatewayOptions = {}): Promise<Gateway> {
   const logger =
     options.logger ?? pino({ name: "gateway", level: config.logLevel, redact: REDACT }, options.logDestination);
-  const { fetcher, close: closeFetcher } = createSubgraphFetcher(config.subgraphTimeoutMs);
+  const { transport, close: closeTransport } = createSubgraphTransport(config.subgraphTimeoutMs);
+  const signer = new IdentitySigner(config.internalSecret);
 
   let authenticator: Authenticator | null = null;
   let jwksUrl: string | null | undefined;
-  const guards = createGuards(config.guards, { logger });
-  let authorization: AuthorizationPolicy = { fields: new Map(), types: new Map() };
+  let policy: AuthorizationPolicy = { fields: new Map(), types: new Map() };
+  const authorization = createAuthorization({ policy: () => policy });
+  const guards = createGuards(config.guards, { logger, operationOf: authorization.operationOf });
   const supergraph = new FileSupergraphManager({
     path: config.supergraphPath,
     logger,
     // The gateway enforces @authenticated/@requiresScopes itself; @apollo/gateway gets them unmarked.
     prepare: withoutSecurityMarks,
     onUpdate: (sdl, state) => {
-      authorization = readAuthorizationPolicy(sdl);
+      policy = readAuthorizationPolicy(sdl);
       // The default key source follows the users subgraph wherever the supergraph routes it;
       // the key cache is kept unless that changes.
       const next = config.auth.jwksUrl ?? defaultJwksUrl(sdl);
@@ -108,8 +110,9 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
       return new SubgraphDataSource({
         name,
         url: instances[0]!,
-        ...(pool ? { fetcher: balancedFetcher(pool, fetcher) } : config.subgraphFetcher === "undici" && { fetcher }),
-        internalSecret: config.internalSecret,
+        send: pool ? balancedTransport(pool, transport) : transport,
+        signer,
+        dedupe: config.subgraphDedupe,
         observer: observability.subgraphObserver,
       });
     },
@@ -123,10 +126,26 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     trustProxy,
     genReqId: observability.genReqId,
   });
-  observability.install(app); // first, so requests refused by any later hook are still observed
-  guards.install(app);
+  // The order of everything a request passes through, and why, is stated in pipeline.ts.
+  const pipeline = composePipeline({
+    observability: {
+      install: (fastify) => observability.install(fastify),
+      plugins: observability.plugins as ApolloServerPlugin<GatewayContext>[],
+    },
+    guards,
+    authorization: { plugin: authorization.plugin as ApolloServerPlugin<GatewayContext> },
+    subgraphStatus: subgraphUnavailableStatus() as ApolloServerPlugin<GatewayContext>,
+    apollo: [
+      fastifyApolloDrainPlugin(app),
+      ApolloServerPluginLandingPageDisabled(),
+      ApolloServerPluginUsageReportingDisabled(),
+      ApolloServerPluginSchemaReportingDisabled(),
+    ],
+  });
+  pipeline.install(app);
   const apollo = new ApolloServer<GatewayContext>({
-    gateway,
+    // Authorization runs the operation the caller may see through the gateway's executor.
+    gateway: authorization.gateway(gateway),
     introspection: config.introspection,
     includeStacktraceInErrorResponses: !config.production,
     hideSchemaDetailsFromClientErrors: config.production,
@@ -138,16 +157,7 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     // index.ts owns signal handling; Apollo's own would race it.
     stopOnTerminationSignals: false,
     logger: apolloLogger(logger),
-    plugins: [
-      fastifyApolloDrainPlugin(app),
-      ApolloServerPluginLandingPageDisabled(),
-      ApolloServerPluginUsageReportingDisabled(),
-      ApolloServerPluginSchemaReportingDisabled(),
-      subgraphUnavailableStatus() as ApolloServerPlugin<GatewayContext>,
-      authorizationPlugin({ policy: () => authorization }) as ApolloServerPlugin<GatewayContext>,
-      guards.plugin,
-      ...(observability.plugins as ApolloServerPlugin<GatewayContext>[]),
-    ],
+    plugins: pipeline.plugins,
   });
   await apollo.start();
 
@@ -191,7 +201,7 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
       accepting = false;
       // Stopping Apollo drains in-flight requests and closes the HTTP server (fastifyApolloDrainPlugin).
       await apollo.stop();
-      await closeFetcher();
+      await closeTransport();
       await guards.close();
       await observability.close();
     },

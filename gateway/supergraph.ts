@@ -3,6 +3,7 @@ import { type FSWatcher, watch } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import type { SupergraphManager } from "@apollo/gateway";
+import { Kind, parse } from "graphql";
 import type { Logger } from "pino";
 
 export interface SupergraphState {
@@ -122,4 +123,19 @@ export class FileSupergraphManager implements SupergraphManager {
     this.accept(sdl, (this.current?.reloads ?? 0) + 1);
     this.options.logger.info({ version: this.current?.version, path: this.options.path }, "supergraph reloaded");
   }
+}
+
+/** The subgraphs a supergraph routes to, by name, read from its `join__Graph` enum. */
+export function subgraphUrls(supergraphSdl: string): Map<string, string> {
+  const urls = new Map<string, string>();
+  for (const definition of parse(supergraphSdl).definitions) {
+    if (definition.kind !== Kind.ENUM_TYPE_DEFINITION || definition.name.value !== "join__Graph") continue;
+    for (const value of definition.values ?? []) {
+      const graph = value.directives?.find((d) => d.name.value === "join__graph");
+      const name = graph?.arguments?.find((a) => a.name.value === "name")?.value;
+      const url = graph?.arguments?.find((a) => a.name.value === "url")?.value;
+      if (name?.kind === Kind.STRING && url?.kind === Kind.STRING) urls.set(name.value, url.value);
+    }
+  }
+  return urls;
 }

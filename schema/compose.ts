@@ -56,6 +56,8 @@ export function composeSupergraph(subgraphs: readonly SubgraphSource[]): string 
 const here = dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_CONFIG = resolve(here, "supergraph.yaml");
 export const DEFAULT_SUPERGRAPH = resolve(here, "supergraph.graphql");
+/** Kustomize reads files only inside its folder: the supergraph ConfigMap is built from this copy. */
+const DEPLOY_COPY = resolve(here, "../deploy/k8s/base/supergraph.graphql");
 
 function main(argv: string[]): number {
   const configPath = resolve(argv[0] ?? DEFAULT_CONFIG);
@@ -63,6 +65,7 @@ function main(argv: string[]): number {
   try {
     const sdl = composeSupergraph(readSupergraphConfig(configPath));
     writeFileSync(outPath, `${sdl.trimEnd()}\n`);
+    if (outPath === DEFAULT_SUPERGRAPH) writeFileSync(DEPLOY_COPY, `${sdl.trimEnd()}\n`);
     console.log(`composed ${relative(process.cwd(), configPath)} -> ${relative(process.cwd(), outPath)}`);
     return 0;
   } catch (error) {

@@ -40,7 +40,7 @@ const introspectionSecret = env.OAUTH_INTROSPECTION_CLIENT_SECRET || randomBytes
 const services: ServiceSpec[] = [
   {
     name: "provider-sandbox",
-    entry: "subgraphs/payments/sandbox/index.ts",
+    entry: "sandbox/index.ts",
     portVar: "PAYMENT_PROVIDER_PORT",
     defaultPort: 4010,
   },

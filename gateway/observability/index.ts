@@ -1,20 +1,29 @@
+// Request ids, the request log, metrics, tracing and the plan-cache counters: everything that watches a request.
 import type { ApolloServerPlugin } from "@apollo/server";
 import type { FastifyInstance, FastifyRequest, RawRequestDefaultExpression } from "fastify";
 import type { Logger } from "pino";
 import type { Metric } from "prom-client";
-import { createRequestLog } from "../plugins/logging.ts";
-import { createGatewayMetrics, type GatewayMetrics } from "../plugins/metrics.ts";
-import { endRequestSpan, startRequestSpan, startTracing, tracingPlugin, withSpan } from "../plugins/tracing.ts";
-import type { SubgraphCallContext, SubgraphCallObserver } from "../subgraph-client.ts";
+import type { RequestRecord, SubgraphCall, SubgraphCallContext } from "../context.ts";
 import type { SupergraphState } from "../supergraph.ts";
+import { createRequestLog } from "./logging.ts";
+import { createGatewayMetrics, type GatewayMetrics } from "./metrics.ts";
 import type { ObservabilityConfig } from "./options.ts";
 import { CountingPlanCache } from "./plan-cache.ts";
-import { newRecord, noteErrors, type RequestRecord, RequestRecords, settle, sniffErrorBody } from "./record.ts";
+import { newRecord, noteErrors, RequestRecords, settle, sniffErrorBody } from "./record.ts";
 import { REQUEST_ID_HEADER, requestIdOf, traceIdOf } from "./request-id.ts";
+import { endRequestSpan, startRequestSpan, startTracing, tracingPlugin, withSpan } from "./tracing.ts";
 
+export { REDACT_PATHS } from "./logging.ts";
+export { type GatewayMetrics, metricsRoutes } from "./metrics.ts";
 export { type ObservabilityConfig, tracesUrlOf } from "./options.ts";
-export type { RequestRecord, SubgraphCall } from "./record.ts";
+export { addSubgraphCall } from "./record.ts";
 export { REQUEST_ID_HEADER, requestIdOf } from "./request-id.ts";
+
+/** Told about every subgraph fetch (metrics: duration, errors, in-flight). */
+export interface SubgraphCallObserver {
+  /** Called as a fetch starts; the returned function is called with the finished call. */
+  callStarted(subgraph: string): (call: SubgraphCall) => void;
+}
 
 export interface ObservabilityOptions {
   logger: Logger;

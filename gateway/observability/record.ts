@@ -1,63 +1,7 @@
-import type { Span } from "@opentelemetry/api";
 import type { FastifyRequest } from "fastify";
+import type { RequestRecord, SubgraphCall } from "../context.ts";
 
-/** One subgraph fetch made for a request. */
-export interface SubgraphCall {
-  subgraph: string;
-  /** The instance actually called (the response URL when there was one). */
-  url: string;
-  durationMs: number;
-  /** HTTP status; null when no response arrived (refused connection, timeout). */
-  status: number | null;
-  /** GraphQL errors in the subgraph's answer, or the one error the fetch failed with. */
-  errors: number;
-  /** Code of the failure, when the fetch failed (e.g. SUBGRAPH_UNAVAILABLE). */
-  code?: string;
-}
-
-/** A refusal of the whole request, with its reason for the log. */
-export interface Refusal {
-  code: string;
-  reason: string;
-  /** The limited field, for RATE_LIMITED from a per-field rate limit. */
-  field?: string;
-}
-
-/**
- * What the gateway learns about one request as it goes: filled by the Fastify hooks, the Apollo
- * plugin and the subgraph client, read once when the response has been sent. One per request,
- * held in a WeakMap keyed by the Fastify request, never in module state.
- */
-export interface RequestRecord {
-  readonly requestId: string;
-  /** Trace id of the request's span when tracing, else of an incoming `traceparent`. */
-  traceId: string | null;
-  /**
-   * The caller's valid `traceparent`, passed on unchanged to the subgraphs while the gateway does
-   * not trace itself, so their logs still join the caller's trace.
-   */
-  traceparent: string | null;
-  userId: string | null;
-  clientId: string | null;
-  /** True once the request reached the Apollo pipeline (/graphql or the REST shim). */
-  graphql: boolean;
-  /** The operation name the client asked for (raw, for the log only). */
-  requestedOperation: string | null;
-  /** Name and type of the operation, set once it resolved against the schema. */
-  operationName: string | null;
-  operationType: string | null;
-  /** Distinct error codes in the response, in order of appearance. */
-  errorCodes: string[];
-  /** The first coded error, which becomes the refusal when the HTTP status refuses the request. */
-  firstError: Refusal | null;
-  /** Set by `settle` once the status is known. */
-  refusal: Refusal | null;
-  subgraphCalls: SubgraphCall[];
-  /** Calls beyond the ones kept (a pathological plan must not grow one log line without end). */
-  droppedCalls: number;
-  /** The request's server span, when tracing is on. */
-  span: Span | null;
-}
+export type { Refusal, RequestRecord, SubgraphCall } from "../context.ts";
 
 /** Subgraph calls kept per record; the rest are counted in `droppedCalls`. */
 const MAX_CALLS = 64;

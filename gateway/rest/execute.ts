@@ -1,8 +1,9 @@
 import { type ApolloServer, HeaderMap, type HTTPGraphQLResponse } from "@apollo/server";
 import type { FastifyRequest } from "fastify";
-import type { GatewayContext } from "../gateway.ts";
+import type { GatewayContext } from "../context.ts";
+import { refusalOf, statusOf } from "../errors.ts";
 import type { CompiledRoute } from "./compile.ts";
-import { type ErrorBody, errorBody, statusOf } from "./http.ts";
+import { type ErrorBody, errorBody } from "./http.ts";
 
 /** The gateway pipeline a route runs through: the Apollo Server behind `/graphql` and its context. */
 export interface Pipeline {
@@ -50,6 +51,10 @@ export interface GraphQLOutcome {
  * Runs a route's operation in-process through the same Apollo Server as `/graphql`: a POST with
  * a JSON body (which also satisfies its CSRF prevention), the caller's headers, and the gateway
  * context built from the real request. Plugins (limits, logging, metrics) see it like any other.
+ *
+ * The context is built first, here: a caller refused while it is built (authentication) is
+ * answered from the refusal itself, its code and message as thrown, not from the text Apollo
+ * Server would wrap it in.
  */
 export async function runOperation(
   pipeline: Pipeline,
@@ -57,6 +62,15 @@ export async function runOperation(
   variables: Record<string, unknown>,
   request: FastifyRequest,
 ): Promise<GraphQLOutcome> {
+  let context: GatewayContext;
+  try {
+    context = await pipeline.buildContext(request);
+  } catch (error) {
+    const refusal = refusalOf(error);
+    if (!refusal) throw error;
+    const { code, message, status, headers, details } = refusal;
+    return { status, headers, data: undefined, errors: [{ message, extensions: { ...details, code } }] };
+  }
   const headers = new HeaderMap([["content-type", "application/json"]]);
   for (const name of FORWARDED_REQUEST_HEADERS) {
     const value = request.headers[name];
@@ -69,7 +83,7 @@ export async function runOperation(
       search: "",
       body: { query: compiled.route.operation, variables, operationName: compiled.operationName },
     },
-    context: () => pipeline.buildContext(request),
+    context: async () => context,
   });
   return readResponse(response);
 }
@@ -119,7 +133,7 @@ function restError(error: FormattedError, pipelineStatus: number) {
   let status = statusOf(code);
   // The pipeline may have been more specific (502 or 503 for an unreachable subgraph).
   if (code === "SUBGRAPH_UNAVAILABLE" && (pipelineStatus === 502 || pipelineStatus === 503)) status = pipelineStatus;
-  return { status, code, message: error.message.replace(/^Context creation failed: /, "") };
+  return { status, code, message: error.message };
 }
 
 /**

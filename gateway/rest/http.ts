@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { type ErrorCode, isPublicCode, statusFor } from "../errors.ts";
+import { type ErrorCode, type RestErrorBody, restErrorBody, statusFor } from "../errors.ts";
 
 /** Error members besides code and message a REST client may rely on. */
 export const ERROR_DETAILS = ["field", "retryAfter", "productId", "requested", "available", "declineCode"] as const;
@@ -20,19 +20,13 @@ export class RestError extends Error {
   }
 }
 
-export interface ErrorBody {
-  error: { code: string; message: string } & Record<string, unknown>;
-}
+export type ErrorBody = RestErrorBody;
 
+/** The REST error body, with only the details a REST client may rely on. */
 export function errorBody(code: string, message: string, details: Record<string, unknown> = {}): ErrorBody {
-  const error: ErrorBody["error"] = { code, message };
-  for (const key of ERROR_DETAILS) if (details[key] !== undefined) error[key] = details[key];
-  return { error };
-}
-
-/** HTTP status for a contract code; anything else is an internal error. */
-export function statusOf(code: unknown): number {
-  return isPublicCode(code) ? statusFor(code) : 500;
+  const kept: Record<string, unknown> = {};
+  for (const key of ERROR_DETAILS) if (details[key] !== undefined) kept[key] = details[key];
+  return restErrorBody(code, message, kept);
 }
 
 /** Strong validator over the exact bytes sent. */

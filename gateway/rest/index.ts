@@ -1,3 +1,4 @@
+// The REST shim on /api/*: routes compiled to GraphQL operations, run through the same Apollo pipeline, and its OpenAPI document.
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest, HTTPMethods } from "fastify";
 import type { GraphQLSchema } from "graphql";
 import type { Logger } from "pino";

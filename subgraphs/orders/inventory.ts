@@ -1,4 +1,4 @@
-import type { ServiceClient } from "../shared/service-client.ts";
+import type { ServiceClient } from "../kit/service-client.ts";
 import type { OrderLineInput } from "./validation.ts";
 
 export interface ReservedLine {

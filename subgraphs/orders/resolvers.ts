@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
+import { assertCanRead, isService, requireUser } from "../kit/identity.ts";
+import type { SubgraphContext } from "../kit/server.ts";
 import { badInput, ErrorCode, forbidden } from "../shared/errors.ts";
-import { assertCanRead, isService, requireUser } from "../shared/identity.ts";
-import type { SubgraphContext } from "../shared/server.ts";
 import type { Inventory, ReservedLine } from "./inventory.ts";
 import type { OrderLoaders } from "./loaders.ts";
 import type { NewOrder, OrderItemRecord, OrderRecord, OrderRepository } from "./repository.ts";

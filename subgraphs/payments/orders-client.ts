@@ -1,7 +1,7 @@
 import { GraphQLError } from "graphql";
 import type { Logger } from "pino";
+import { createServiceClient } from "../kit/service-client.ts";
 import { domainError, ErrorCode } from "../shared/errors.ts";
-import { createServiceClient } from "../shared/service-client.ts";
 
 export type OrderStatus = "PENDING" | "PAID" | "CANCELLED";
 

@@ -1,7 +1,7 @@
 import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
+import { canRead, type Identity, isAdmin, isService, requireUser } from "../kit/identity.ts";
+import type { SubgraphContext } from "../kit/server.ts";
 import { badInput, domainError, ErrorCode, forbidden, notFound, unauthenticated } from "../shared/errors.ts";
-import { canRead, type Identity, isAdmin, isService, requireUser } from "../shared/identity.ts";
-import type { SubgraphContext } from "../shared/server.ts";
 import type { PaymentLoaders } from "./loaders.ts";
 import type { OrdersClient } from "./orders-client.ts";
 import type { PaymentProvider } from "./provider.ts";

@@ -1,6 +1,12 @@
-import type { Logger } from "pino";
-import { type Database, type DatabaseOptions, openDatabase } from "../shared/db.ts";
-import { createSubgraphService, loadTypeDefs, type SubgraphService } from "../shared/server.ts";
+import { openDatabase } from "../kit/database.ts";
+import {
+  buildOrRelease,
+  createSubgraphService,
+  loadTypeDefs,
+  type ServiceOptions,
+  type SubgraphService,
+} from "../kit/server.ts";
+import type { Database } from "../shared/db.ts";
 import { createPaymentLoaders } from "./loaders.ts";
 import { migrations, type PaymentsTables } from "./migrations.ts";
 import { createOrdersClient } from "./orders-client.ts";
@@ -8,17 +14,11 @@ import { createPaymentProvider, type PaymentProviderOptions } from "./provider.t
 import { SqlPaymentRepository } from "./repository.ts";
 import { createPaymentResolvers } from "./resolvers.ts";
 
-export interface PaymentsServiceOptions extends DatabaseOptions {
-  /** Shared secret that verifies identity tokens and signs this service's calls to orders. */
-  internalSecret: string;
+export interface PaymentsServiceOptions extends ServiceOptions {
   /** GraphQL endpoint of the orders subgraph, called peer to peer to read and mark orders. */
   ordersUrl: string;
   /** The Stripe-compatible provider: the sandbox in development, a real one by URL and key. */
   provider: Omit<PaymentProviderOptions, "logger">;
-  /** Hides stack traces and introspection. @default false */
-  production?: boolean;
-  /** @default a pino logger at LOG_LEVEL */
-  logger?: Logger;
   /**
    * How long a payment being charged keeps other idempotency keys from charging the same order.
    * @default 60_000
@@ -49,7 +49,7 @@ export async function createPaymentsService(options: PaymentsServiceOptions): Pr
   requireHttpUrl("provider.url", options.provider.url);
   if (!options.provider.apiKey) throw new TypeError("provider.apiKey must not be empty");
 
-  const db = await openDatabase<PaymentsTables>({ ...options, service: "payments", migrations });
+  const db = await openDatabase<PaymentsTables>("payments", options, migrations);
   const orders = createOrdersClient({
     url: options.ordersUrl,
     internalSecret: options.internalSecret,
@@ -60,21 +60,16 @@ export async function createPaymentsService(options: PaymentsServiceOptions): Pr
     await Promise.allSettled([orders.close(), provider.close()]);
     await db.close();
   };
-  try {
+  return buildOrRelease(release, async () => {
     const repository = new SqlPaymentRepository(db, { processingLeaseMs: options.processingLeaseMs });
     const service = await createSubgraphService({
+      ...options,
       name: "payments",
       typeDefs: loadTypeDefs(import.meta.url),
       resolvers: createPaymentResolvers({ repository, orders, provider }),
       createLoaders: () => createPaymentLoaders(repository),
-      internalSecret: options.internalSecret,
-      production: options.production,
-      logger: options.logger,
       onClose: release,
     });
     return Object.assign(service, { db });
-  } catch (error) {
-    await release();
-    throw error;
-  }
+  });
 }

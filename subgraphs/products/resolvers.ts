@@ -1,7 +1,7 @@
 import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
+import { isService } from "../kit/identity.ts";
+import type { SubgraphContext } from "../kit/server.ts";
 import { badInput, forbidden, notFound, unauthenticated } from "../shared/errors.ts";
-import { isService } from "../shared/identity.ts";
-import type { SubgraphContext } from "../shared/server.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import type { ProductLoaders } from "./loaders.ts";
 import type { NewProduct, ProductPatch, ProductRecord, ProductRepository, ReservationLine } from "./repository.ts";

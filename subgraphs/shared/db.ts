@@ -232,17 +232,3 @@ function migrateSqlite(handle: SqliteHandle.Database, migrations: readonly Migra
   }
   return applied;
 }
-
-/** Opens a service's store and brings its schema up to date; closes it again if that fails. */
-export async function openDatabase<DB>(
-  options: OpenDatabaseOptions & { migrations: readonly Migration[] },
-): Promise<Database<DB>> {
-  const db = Database.open<DB>(options);
-  try {
-    await db.migrate(options.migrations);
-    return db;
-  } catch (error) {
-    await db.close();
-    throw error;
-  }
-}

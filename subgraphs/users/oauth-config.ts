@@ -1,4 +1,5 @@
-import { ConfigError } from "../shared/config.ts";
+import { z } from "zod";
+import { ConfigError, parseVariables, variable } from "../kit/config.ts";
 import {
   DEFAULT_OAUTH_TOKEN_TTL_SECONDS,
   MAX_OAUTH_TOKEN_TTL_SECONDS,
@@ -14,41 +15,53 @@ export interface OAuthConfig {
   readonly tokenTtlSeconds: number;
 }
 
-function parseClients(raw: string | undefined): OAuthClientConfig[] {
-  if (raw === undefined || raw.trim() === "") return [];
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new ConfigError('OAUTH_CLIENTS must be a JSON array like [{"id":"…","secret":"…","scope":"…"}]');
-  }
-  if (!Array.isArray(parsed)) throw new ConfigError("OAUTH_CLIENTS must be a JSON array of clients");
-  try {
-    return parsed.map((client, index) => validateClientConfig(client, index));
-  } catch (error) {
-    throw new ConfigError(`OAUTH_CLIENTS: ${(error as Error).message}`);
-  }
-}
+const clientList = z
+  .string()
+  .optional()
+  .transform((raw, ctx): OAuthClientConfig[] => {
+    if (raw === undefined || raw.trim() === "") return [];
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      ctx.addIssue({ code: "custom", message: 'must be a JSON array like [{"id":"…","secret":"…","scope":"…"}]' });
+      return z.NEVER;
+    }
+    if (!Array.isArray(parsed)) {
+      ctx.addIssue({ code: "custom", message: "must be a JSON array of clients" });
+      return z.NEVER;
+    }
+    try {
+      return parsed.map((client, index) => validateClientConfig(client, index));
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: `is invalid: ${(error as Error).message}` });
+      return z.NEVER;
+    }
+  });
 
-function introspectionClient(env: NodeJS.ProcessEnv): OAuthClientConfig | null {
-  const id = env.OAUTH_INTROSPECTION_CLIENT_ID || undefined;
-  const secret = env.OAUTH_INTROSPECTION_CLIENT_SECRET || undefined;
-  if (id === undefined && secret === undefined) return null;
-  if (id === undefined || secret === undefined) {
-    throw new ConfigError("OAUTH_INTROSPECTION_CLIENT_ID and OAUTH_INTROSPECTION_CLIENT_SECRET go together");
-  }
-  try {
-    return validateClientConfig({ id, secret, scope: "", introspect: true }, 0);
-  } catch (error) {
-    throw new ConfigError(`OAUTH_INTROSPECTION_CLIENT_ID/_SECRET: ${(error as Error).message}`);
-  }
-}
+/** The OAuth variables of the users service. */
+export const oauthVariables = {
+  OAUTH_CLIENTS: clientList,
+  OAUTH_INTROSPECTION_CLIENT_ID: z.string().optional(),
+  OAUTH_INTROSPECTION_CLIENT_SECRET: z.string().optional(),
+  OAUTH_TOKEN_TTL_SECONDS: variable.seconds(DEFAULT_OAUTH_TOKEN_TTL_SECONDS, MAX_OAUTH_TOKEN_TTL_SECONDS),
+};
 
-/** Reads and validates the OAuth settings; a ConfigError names the bad variable. */
-export function readOAuthConfig(env: NodeJS.ProcessEnv = process.env): OAuthConfig {
-  const clients = parseClients(env.OAUTH_CLIENTS);
-  const introspector = introspectionClient(env);
-  if (introspector) {
+/** The rules across the OAuth variables: the introspection client's pair, and no client twice. */
+export function oauthSettings(vars: z.output<z.ZodObject<typeof oauthVariables>>): OAuthConfig {
+  const clients = [...vars.OAUTH_CLIENTS];
+  const id = vars.OAUTH_INTROSPECTION_CLIENT_ID;
+  const secret = vars.OAUTH_INTROSPECTION_CLIENT_SECRET;
+  if (id !== undefined || secret !== undefined) {
+    if (id === undefined || secret === undefined) {
+      throw new ConfigError("OAUTH_INTROSPECTION_CLIENT_ID and OAUTH_INTROSPECTION_CLIENT_SECRET go together");
+    }
+    let introspector: OAuthClientConfig;
+    try {
+      introspector = validateClientConfig({ id, secret, scope: "", introspect: true }, 0);
+    } catch (error) {
+      throw new ConfigError(`OAUTH_INTROSPECTION_CLIENT_ID/_SECRET: ${(error as Error).message}`);
+    }
     if (clients.some((client) => client.id === introspector.id)) {
       throw new ConfigError(`OAUTH_INTROSPECTION_CLIENT_ID "${introspector.id}" is also in OAUTH_CLIENTS`);
     }
@@ -59,15 +72,10 @@ export function readOAuthConfig(env: NodeJS.ProcessEnv = process.env): OAuthConf
     if (seen.has(client.id)) throw new ConfigError(`OAUTH_CLIENTS: client "${client.id}" is listed twice`);
     seen.add(client.id);
   }
-  const rawTtl = env.OAUTH_TOKEN_TTL_SECONDS;
-  let tokenTtlSeconds = DEFAULT_OAUTH_TOKEN_TTL_SECONDS;
-  if (rawTtl !== undefined && rawTtl !== "") {
-    tokenTtlSeconds = Number(rawTtl);
-    if (!/^\d+$/.test(rawTtl) || tokenTtlSeconds < 1 || tokenTtlSeconds > MAX_OAUTH_TOKEN_TTL_SECONDS) {
-      throw new ConfigError(
-        `OAUTH_TOKEN_TTL_SECONDS must be a whole number of seconds from 1 to ${MAX_OAUTH_TOKEN_TTL_SECONDS}, got "${rawTtl}"`,
-      );
-    }
-  }
-  return Object.freeze({ clients: Object.freeze(clients), tokenTtlSeconds });
+  return Object.freeze({ clients: Object.freeze(clients), tokenTtlSeconds: vars.OAUTH_TOKEN_TTL_SECONDS });
+}
+
+/** Reads and validates the OAuth settings alone; a ConfigError names the bad variable. */
+export function readOAuthConfig(env: NodeJS.ProcessEnv = process.env): OAuthConfig {
+  return oauthSettings(parseVariables(oauthVariables, env));
 }

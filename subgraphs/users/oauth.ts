@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import type { OAuthClientRecord, OAuthRepository } from "./oauth-repository.ts";
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from "./password.ts";
 
@@ -220,7 +221,7 @@ export async function createOAuthServer(options: OAuthServerOptions): Promise<OA
 
   // Per instance, not per request: which credentials already passed scrypt, tied to the hash they
   // matched so that a changed secret is checked again.
-  const verified = new Map<string, { secretHash: string; until: number }>();
+  const verified = new LRUCache<string, string>({ max: VERIFIED_CREDENTIALS_MAX, ttl: VERIFIED_CREDENTIALS_MS });
   let lastSweep = 0;
 
   async function authenticate(credentials: ClientCredentials | null): Promise<OAuthClientRecord> {
@@ -232,7 +233,7 @@ export async function createOAuthServer(options: OAuthServerOptions): Promise<OA
         : null;
     const key = createHash("sha256").update(`${credentials.clientId}\u0000${credentials.secret}`).digest("hex");
     const remembered = verified.get(key);
-    if (client && remembered && remembered.secretHash === client.secretHash && remembered.until > Date.now()) {
+    if (client && remembered === client.secretHash) {
       return client;
     }
     // An unknown client costs the same scrypt as a wrong secret.
@@ -241,9 +242,7 @@ export async function createOAuthServer(options: OAuthServerOptions): Promise<OA
       client?.secretHash ?? DUMMY_PASSWORD_HASH,
     );
     if (!client || !ok) throw refused();
-    verified.delete(key);
-    verified.set(key, { secretHash: client.secretHash, until: Date.now() + VERIFIED_CREDENTIALS_MS });
-    if (verified.size > VERIFIED_CREDENTIALS_MAX) verified.delete(verified.keys().next().value as string);
+    verified.set(key, client.secretHash);
     return client;
   }
 

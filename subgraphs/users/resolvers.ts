@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
+import { assertCanRead, type Identity, requireUser } from "../kit/identity.ts";
+import type { SubgraphContext } from "../kit/server.ts";
 import { badInput, unauthenticated } from "../shared/errors.ts";
-import { assertCanRead, type Identity, requireUser } from "../shared/identity.ts";
-import type { SubgraphContext } from "../shared/server.ts";
 import type { UsersLoaders } from "./loaders.ts";
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from "./password.ts";
 import type { UserRecord, UsersRepository } from "./repository.ts";

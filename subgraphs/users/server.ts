@@ -1,6 +1,12 @@
-import type { Logger } from "pino";
-import { type Database, type DatabaseOptions, openDatabase } from "../shared/db.ts";
-import { createSubgraphService, loadTypeDefs, type SubgraphService } from "../shared/server.ts";
+import { openDatabase } from "../kit/database.ts";
+import {
+  buildOrRelease,
+  createSubgraphService,
+  loadTypeDefs,
+  type ServiceOptions,
+  type SubgraphService,
+} from "../kit/server.ts";
+import type { Database } from "../shared/db.ts";
 import { createLoaders, type UsersLoaders } from "./loaders.ts";
 import { migrations, type UsersTables } from "./migrations.ts";
 import { createOAuthServer, type OAuthClientConfig } from "./oauth.ts";
@@ -17,13 +23,7 @@ export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
 /** Path of the published signing keys; the gateway's JWKS_URL points here. */
 export const JWKS_PATH = "/.well-known/jwks.json";
 
-export interface UsersServiceOptions extends DatabaseOptions {
-  /** Shared secret that verifies `x-identity-token` from the gateway and peer services. */
-  internalSecret: string;
-  /** Hides stack traces and introspection. @default false */
-  production?: boolean;
-  /** @default a pino logger at LOG_LEVEL */
-  logger?: Logger;
+export interface UsersServiceOptions extends ServiceOptions {
   /** Inserts the missing development accounts (alice, bob, admin) at start. @default true */
   seed?: boolean;
   /** `iss` of issued tokens. @default "urn:shop:users" */
@@ -61,53 +61,51 @@ function checkOptions(options: UsersServiceOptions): void {
 /** Builds (without listening) the users subgraph: accounts, passwords, token issuing and the JWKS. */
 export async function createUsersService(options: UsersServiceOptions): Promise<UsersService> {
   checkOptions(options);
-  const db = await openDatabase<UsersTables>({ ...options, service: "users", migrations });
-  try {
-    const users = new SqlUsersRepository(db);
-    if (options.seed ?? true) await seedUsers(users);
-    const tokens = await createTokenIssuer({
-      keys: new SqlSigningKeyRepository(db),
-      issuer: options.tokenIssuer ?? DEFAULT_TOKEN_ISSUER,
-      audience: options.tokenAudience ?? DEFAULT_TOKEN_AUDIENCE,
-      ttlSeconds: options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS,
-    });
-    const oauth = await createOAuthServer({
-      repository: new SqlOAuthRepository(db),
-      clients: options.oauthClients ?? [],
-      seedDemoClient: options.seed ?? true,
-      ...(options.oauthTokenTtlSeconds !== undefined && { tokenTtlSeconds: options.oauthTokenTtlSeconds }),
-      issuer: options.tokenIssuer ?? DEFAULT_TOKEN_ISSUER,
-      audience: options.tokenAudience ?? DEFAULT_TOKEN_AUDIENCE,
-    });
+  const db = await openDatabase<UsersTables>("users", options, migrations);
+  return buildOrRelease(
+    () => db.close(),
+    async () => {
+      const users = new SqlUsersRepository(db);
+      if (options.seed ?? true) await seedUsers(users);
+      const tokens = await createTokenIssuer({
+        keys: new SqlSigningKeyRepository(db),
+        issuer: options.tokenIssuer ?? DEFAULT_TOKEN_ISSUER,
+        audience: options.tokenAudience ?? DEFAULT_TOKEN_AUDIENCE,
+        ttlSeconds: options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS,
+      });
+      const oauth = await createOAuthServer({
+        repository: new SqlOAuthRepository(db),
+        clients: options.oauthClients ?? [],
+        seedDemoClient: options.seed ?? true,
+        ...(options.oauthTokenTtlSeconds !== undefined && { tokenTtlSeconds: options.oauthTokenTtlSeconds }),
+        issuer: options.tokenIssuer ?? DEFAULT_TOKEN_ISSUER,
+        audience: options.tokenAudience ?? DEFAULT_TOKEN_AUDIENCE,
+      });
 
-    const service = await createSubgraphService<UsersLoaders>({
-      name: "users",
-      typeDefs: loadTypeDefs(import.meta.url),
-      resolvers: createResolvers({ users, tokens }),
-      createLoaders: () => createLoaders(users),
-      internalSecret: options.internalSecret,
-      production: options.production ?? false,
-      ...(options.logger ? { logger: options.logger } : {}),
-      routes: async (app) => {
-        // Read from the database on every request, so a key rotated by another instance sharing
-        // the database is published at once; the Cache-Control lets verifiers avoid asking often.
-        app.get(JWKS_PATH, async (_request, reply) => {
-          reply.header("cache-control", "public, max-age=300");
-          return tokens.jwks();
-        });
-        // The authorization server for machine clients: opaque tokens the gateway introspects.
-        await app.register(oauthRoutes, { oauth, ...(options.logger && { log: options.logger }) });
-      },
-      onClose: () => db.close(),
-    });
+      const service = await createSubgraphService<UsersLoaders>({
+        ...options,
+        name: "users",
+        typeDefs: loadTypeDefs(import.meta.url),
+        resolvers: createResolvers({ users, tokens }),
+        createLoaders: () => createLoaders(users),
+        routes: async (app) => {
+          // Read from the database on every request, so a key rotated by another instance sharing
+          // the database is published at once; the Cache-Control lets verifiers avoid asking often.
+          app.get(JWKS_PATH, async (_request, reply) => {
+            reply.header("cache-control", "public, max-age=300");
+            return tokens.jwks();
+          });
+          // The authorization server for machine clients: opaque tokens the gateway introspects.
+          await app.register(oauthRoutes, { oauth, ...(options.logger && { log: options.logger }) });
+        },
+        onClose: () => db.close(),
+      });
 
-    return {
-      ...service,
-      rotateSigningKey: () => tokens.rotate(),
-      db,
-    };
-  } catch (error) {
-    await db.close();
-    throw error;
-  }
+      return {
+        ...service,
+        rotateSigningKey: () => tokens.rotate(),
+        db,
+      };
+    },
+  );
 }

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { pino } from "pino";
+import { createProviderSandbox } from "../../sandbox/server.ts";
 import { composeSupergraph, DEFAULT_CONFIG, readSupergraphConfig } from "../../schema/compose.ts";
 import { createOrdersService } from "../../subgraphs/orders/server.ts";
-import { createProviderSandbox } from "../../subgraphs/payments/sandbox/server.ts";
 import { createPaymentsService } from "../../subgraphs/payments/server.ts";
 import { createProductsService } from "../../subgraphs/products/server.ts";
 import { createUsersService, type UsersServiceOptions } from "../../subgraphs/users/server.ts";

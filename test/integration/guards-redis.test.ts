@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { Redis } from "ioredis";
 import { loadConfig } from "../../gateway/config.ts";
 import { createGateway, type Gateway } from "../../gateway/gateway.ts";
-import { createRedisStore } from "../../gateway/plugins/guards/redis-store.ts";
+import { createRedisStore } from "../../gateway/guards/redis-store.ts";
 import { type Services, silent, startServices } from "../helpers/services.ts";
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";

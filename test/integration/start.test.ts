@@ -25,7 +25,7 @@ function childrenOf(pid: number): number[] {
       const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8");
       // tsx's own helper processes are not the stack's.
-      if (ppid === pid && /(subgraphs|gateway)\/.*index\.ts/.test(cmdline)) found.push(Number(entry));
+      if (ppid === pid && /(subgraphs|sandbox|gateway)\/.*index\.ts/.test(cmdline)) found.push(Number(entry));
     } catch {
       // exited meanwhile
     }

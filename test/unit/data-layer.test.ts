@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { sql } from "kysely";
+import { openDatabase } from "../../subgraphs/kit/database.ts";
 import { type OrdersTables, migrations as orderMigrations } from "../../subgraphs/orders/migrations.ts";
 import { SqlOrderRepository } from "../../subgraphs/orders/repository.ts";
 import { type PaymentsTables, migrations as paymentMigrations } from "../../subgraphs/payments/migrations.ts";
@@ -11,8 +12,7 @@ import { type NewPayment, SqlPaymentRepository } from "../../subgraphs/payments/
 import { type ProductsTables, migrations as productMigrations } from "../../subgraphs/products/migrations.ts";
 import { SqlProductRepository } from "../../subgraphs/products/repository.ts";
 import { seedProducts } from "../../subgraphs/products/seed.ts";
-import { readDatabaseOptions } from "../../subgraphs/shared/config.ts";
-import { type Database, type DatabaseOptions, type Migration, openDatabase } from "../../subgraphs/shared/db.ts";
+import type { Database, Migration } from "../../subgraphs/shared/db.ts";
 import { type UsersTables, migrations as userMigrations } from "../../subgraphs/users/migrations.ts";
 import { SqlUsersRepository } from "../../subgraphs/users/repository.ts";
 import { engine, testDatabase } from "../helpers/database.ts";
@@ -30,7 +30,7 @@ describe(`data layer on ${engine}`, () => {
   /** Two handles on one fresh store (a file for SQLite, one schema for PostgreSQL). */
   async function pair<DB>(service: string, migrations: readonly Migration[]): Promise<[Database<DB>, Database<DB>]> {
     const options = testDatabase(join(dir, `${service}-${++stores}.db`));
-    const open = () => openDatabase<DB>({ ...options, service, migrations });
+    const open = () => openDatabase<DB>(service, options, migrations);
     // Both at once: the second waits for the first's migration, and neither fails.
     const [a, b] = await Promise.all([open(), open()]);
     opened.push(a as Database<unknown>, b as Database<unknown>);
@@ -219,29 +219,5 @@ describe(`data layer on ${engine}`, () => {
       scope: "s",
     });
     assert.equal(await new SqlUsersRepository(second).count(), 0);
-  });
-});
-
-describe("database configuration", () => {
-  let saved: DatabaseOptions;
-  before(() => {
-    saved = readDatabaseOptions({}, "/tmp/x.db");
-  });
-
-  test("without DATABASE_URL, SQLite at the service's path", () => {
-    assert.deepEqual(saved, { databasePath: "/tmp/x.db" });
-  });
-
-  test("DATABASE_URL must be postgres://, and the schema prefix a plain identifier", () => {
-    const ok = readDatabaseOptions(
-      { DATABASE_URL: "postgres://postgres@127.0.0.1:5432/test", DATABASE_SCHEMA_PREFIX: "ci_1_" },
-      "/tmp/x.db",
-    );
-    assert.equal(ok.databaseUrl, "postgres://postgres@127.0.0.1:5432/test");
-    assert.equal(ok.databaseSchemaPrefix, "ci_1_");
-    assert.throws(() => readDatabaseOptions({ DATABASE_URL: "mysql://x/y" }, "x"), /DATABASE_URL/);
-    assert.throws(() => readDatabaseOptions({ DATABASE_URL: "not a url" }, "x"), /DATABASE_URL/);
-    assert.throws(() => readDatabaseOptions({ DATABASE_SCHEMA_PREFIX: 'x"; DROP' }, "x"), /DATABASE_SCHEMA_PREFIX/);
-    assert.throws(() => readDatabaseOptions({ DATABASE_SCHEMA_PREFIX: "Upper" }, "x"), /DATABASE_SCHEMA_PREFIX/);
   });
 });

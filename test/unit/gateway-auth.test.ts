@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
-import { type Authenticator, createAuthenticator } from "../../gateway/plugins/auth.ts";
+import { type Authenticator, createAuthenticator } from "../../gateway/auth/index.ts";
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 

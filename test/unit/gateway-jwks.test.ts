@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { exportJWK, generateKeyPair, type JWK, jwtVerify, SignJWT } from "jose";
-import { createCachedJwks } from "../../gateway/plugins/jwks.ts";
+import { createCachedJwks } from "../../gateway/auth/jwks.ts";
 
 type Key = Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ConfigError, loadConfig } from "../../gateway/config.ts";
-import { readSchemaPolicies } from "../../gateway/plugins/guards/directives.ts";
-import { mergeRules, parseOverrides, parseWindow } from "../../gateway/plugins/guards/policy.ts";
+import { readSchemaPolicies } from "../../gateway/guards/directives.ts";
+import { mergeRules, parseOverrides, parseWindow } from "../../gateway/guards/policy.ts";
 import { composeFor } from "../helpers/services.ts";
 
 describe("rate limit rules", () => {

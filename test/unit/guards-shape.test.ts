@@ -10,10 +10,10 @@ import {
   specifiedRules,
   validate,
 } from "graphql";
-import { countTokens } from "../../gateway/plugins/guards/format.ts";
-import { parseOverrides } from "../../gateway/plugins/guards/policy.ts";
-import { createShapeRule, measureOperation, type ShapeLimits } from "../../gateway/plugins/guards/shape.ts";
-import { type WalkPolicies, walkOperation } from "../../gateway/plugins/guards/walker.ts";
+import { countTokens } from "../../gateway/guards/format.ts";
+import { parseOverrides } from "../../gateway/guards/policy.ts";
+import { createShapeRule, measureOperation, type ShapeLimits } from "../../gateway/guards/shape.ts";
+import { type WalkPolicies, walkOperation } from "../../gateway/guards/walker.ts";
 
 const schema = buildSchema(`
   type Query {

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { cidrMatcher, createAccessList, parseCidrs } from "../../gateway/plugins/guards/access.ts";
-import { Blocker } from "../../gateway/plugins/guards/blocker.ts";
-import { rateLimitHeaders } from "../../gateway/plugins/guards/headers.ts";
-import { BoundedTimestampStore, createMemoryStore } from "../../gateway/plugins/guards/memory-store.ts";
-import { createRateLimiter } from "../../gateway/plugins/guards/rate-limiter.ts";
-import { Throttle } from "../../gateway/plugins/guards/throttle.ts";
+import { cidrMatcher, createAccessList, parseCidrs } from "../../gateway/guards/access.ts";
+import { Blocker } from "../../gateway/guards/blocker.ts";
+import { rateLimitHeaders } from "../../gateway/guards/headers.ts";
+import { BoundedTimestampStore, createMemoryStore } from "../../gateway/guards/memory-store.ts";
+import { createRateLimiter } from "../../gateway/guards/rate-limiter.ts";
+import { Throttle } from "../../gateway/guards/throttle.ts";
 import { silent } from "../helpers/services.ts";
 
 const login = { identity: "ip:192.0.2.1", coordinate: "Mutation.login", max: 5, windowMs: 60_000, count: 1 };

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { createAuthenticator } from "../../gateway/plugins/auth.ts";
+import { createAuthenticator } from "../../gateway/auth/index.ts";
 import {
   createTokenIntrospector,
   ExpiringLruCache,
   type IntrospectionOptions,
   IntrospectionUnavailableError,
-} from "../../gateway/plugins/introspection.ts";
+} from "../../gateway/auth/introspection.ts";
 
 /** A fake introspection endpoint: answers from `answer(token)`, counts calls, records the requests. */
 function fakeServer(answer: (token: string) => unknown | Promise<unknown>, status = 200) {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { sql } from "kysely";
 import { pino } from "pino";
-import { ConfigError } from "../../subgraphs/shared/config.ts";
+import { ConfigError } from "../../subgraphs/kit/config.ts";
 import { DEMO_OAUTH_CLIENT } from "../../subgraphs/users/oauth.ts";
 import { readOAuthConfig } from "../../subgraphs/users/oauth-config.ts";
 import { createUsersService, type UsersService } from "../../subgraphs/users/server.ts";

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { loadConfig } from "../../gateway/config.ts";
+import { OperationLabels } from "../../gateway/observability/metrics.ts";
 import { newRecord, noteErrors, settle, sniffErrorBody } from "../../gateway/observability/record.ts";
 import { requestIdOf, traceIdOf } from "../../gateway/observability/request-id.ts";
-import { OperationLabels } from "../../gateway/plugins/metrics.ts";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 

@@ -6,12 +6,12 @@ import { after, before, describe, test } from "node:test";
 import { parse } from "graphql";
 import { sql } from "kysely";
 import { pino } from "pino";
+import { createProviderSandbox, type ProviderSandbox } from "../../sandbox/server.ts";
+import { canRead, type Identity, isService, signIdentity } from "../../subgraphs/kit/identity.ts";
+import { createSubgraphService, type SubgraphService } from "../../subgraphs/kit/server.ts";
 import { createPaymentProvider } from "../../subgraphs/payments/provider.ts";
-import { createProviderSandbox, type ProviderSandbox } from "../../subgraphs/payments/sandbox/server.ts";
 import { createPaymentsService, type PaymentsService } from "../../subgraphs/payments/server.ts";
 import { badInput, forbidden, notFound } from "../../subgraphs/shared/errors.ts";
-import { canRead, type Identity, isService, signIdentity } from "../../subgraphs/shared/identity.ts";
-import { createSubgraphService, type SubgraphService } from "../../subgraphs/shared/server.ts";
 import { testDatabase } from "../helpers/database.ts";
 
 const silent = pino({ level: "silent" });

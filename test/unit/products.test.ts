@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { sql } from "kysely";
 import { pino } from "pino";
+import { IDENTITY_HEADER, type Identity, signIdentity } from "../../subgraphs/kit/identity.ts";
 import { SEED_PRODUCT_COUNT, seedProducts } from "../../subgraphs/products/seed.ts";
 import { createProductsService, type ProductsService } from "../../subgraphs/products/server.ts";
-import { IDENTITY_HEADER, type Identity, signIdentity } from "../../subgraphs/shared/identity.ts";
 import { testDatabase } from "../helpers/database.ts";
 
 const SECRET = "products-test-internal-secret-0123456789";

@@ -3,8 +3,8 @@ import { request as httpRequest } from "node:http";
 import { connect, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { pino } from "pino";
-import { IdempotencyStore } from "../../subgraphs/payments/sandbox/idempotency.ts";
-import { createProviderSandbox, type ProviderSandbox } from "../../subgraphs/payments/sandbox/server.ts";
+import { IdempotencyStore } from "../../sandbox/idempotency.ts";
+import { createProviderSandbox, type ProviderSandbox } from "../../sandbox/server.ts";
 
 const API_KEY = "sk_test_unit";
 

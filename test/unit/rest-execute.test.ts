@@ -1,8 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { HeaderMap } from "@apollo/server";
+import { gatewayError } from "../../gateway/errors.ts";
 import { compileRoutes } from "../../gateway/rest/compile.ts";
-import { expandTemplate, type GraphQLOutcome, interpret, readResponse } from "../../gateway/rest/execute.ts";
+import {
+  expandTemplate,
+  type GraphQLOutcome,
+  interpret,
+  type Pipeline,
+  readResponse,
+  runOperation,
+} from "../../gateway/rest/execute.ts";
 import { etagOf, noneMatch } from "../../gateway/rest/http.ts";
 import { ROUTES } from "../../gateway/rest/routes.ts";
 
@@ -110,9 +118,9 @@ describe("REST result rules", () => {
     assert.equal(bare.headers["retry-after"], "13");
   });
 
-  test("every 401 carries a WWW-Authenticate challenge; context failures lose Apollo's prefix", () => {
+  test("every 401 carries a WWW-Authenticate challenge", () => {
     const error = {
-      message: "Context creation failed: Invalid token: expired",
+      message: "Invalid token: expired",
       extensions: { code: "UNAUTHENTICATED" },
     };
     const result = interpret(byId("getMe"), outcome({ status: 401, data: undefined, errors: [error] }));
@@ -124,6 +132,35 @@ describe("REST result rules", () => {
       outcome({ data: null, errors: [error], headers: { "www-authenticate": 'Bearer error="invalid_token"' } }),
     );
     assert.equal(kept.headers["www-authenticate"], 'Bearer error="invalid_token"');
+  });
+
+  test("a caller refused while its context is built is answered from the refusal as thrown", async () => {
+    let ran = false;
+    const pipeline = {
+      apollo: {
+        executeHTTPGraphQLRequest: () => {
+          ran = true;
+          throw new Error("the operation must not run");
+        },
+      },
+      buildContext: async () => {
+        throw gatewayError("UNAUTHENTICATED", "Invalid token: expired", {
+          headers: { "WWW-Authenticate": 'Bearer error="invalid_token"' },
+        });
+      },
+    } as unknown as Pipeline;
+    const request = { headers: {} } as Parameters<typeof runOperation>[3];
+    const refused = await runOperation(pipeline, byId("getMe"), {}, request);
+    assert.equal(ran, false);
+    const result = interpret(byId("getMe"), refused);
+    assert.equal(result.status, 401);
+    assert.equal(result.headers["www-authenticate"], 'Bearer error="invalid_token"');
+    assert.deepEqual(result.kind === "error" && result.body, {
+      error: { code: "UNAUTHENTICATED", message: "Invalid token: expired" },
+    });
+
+    const broken = { ...pipeline, buildContext: async () => Promise.reject(new Error("boom")) } as Pipeline;
+    await assert.rejects(runOperation(broken, byId("getMe"), {}, request), /boom/);
   });
 
   test("response headers from the pipeline pass through, except the ones the shim owns", async () => {

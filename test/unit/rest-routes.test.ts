@@ -5,7 +5,7 @@ import { after, before, describe, test } from "node:test";
 import { ApolloGateway } from "@apollo/gateway";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import type { GraphQLSchema } from "graphql";
-import { withoutSecurityMarks } from "../../gateway/plugins/authorization.ts";
+import { withoutSecurityMarks } from "../../gateway/authorization/index.ts";
 import { checkAgainstSchema, compileRoutes } from "../../gateway/rest/compile.ts";
 import { buildOpenApi } from "../../gateway/rest/openapi.ts";
 import { type RestRoute, ROUTES } from "../../gateway/rest/routes.ts";

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { parse } from "graphql";
 import { pino } from "pino";
-import { createSubgraphService, type SubgraphContext, type SubgraphService } from "../../subgraphs/shared/server.ts";
-import { createServiceClient, type ServiceClient } from "../../subgraphs/shared/service-client.ts";
+import { createSubgraphService, type SubgraphContext, type SubgraphService } from "../../subgraphs/kit/server.ts";
+import { createServiceClient, type ServiceClient } from "../../subgraphs/kit/service-client.ts";
 
 const secret = "s".repeat(40);
 const silent = pino({ level: "silent" });

@@ -1,0 +1,65 @@
+import type { ApolloServerPlugin } from "@apollo/server";
+import type { FastifyInstance } from "fastify";
+import type { GatewayContext } from "./context.ts";
+
+/** A concern that adds hooks to every HTTP request (GraphQL, REST, probes, metrics). */
+export interface RequestStage {
+  install(app: FastifyInstance): void;
+}
+
+/** The concerns a request passes through, by role. */
+export interface PipelineStages {
+  /** Request ids, the request log, metrics and tracing. */
+  observability: RequestStage & { readonly plugins: readonly ApolloServerPlugin<GatewayContext>[] };
+  /** IP lists, blocks, the throttle and the batch cap (per request); cost and field rate limits (per operation). */
+  guards: RequestStage & { readonly plugin: ApolloServerPlugin<GatewayContext> };
+  /** `@authenticated` / `@requiresScopes`: removes what the caller may not see, answers it as null. */
+  authorization: { readonly plugin: ApolloServerPlugin<GatewayContext> };
+  /** 503 when a subgraph could not be reached and no data came back. */
+  subgraphStatus: ApolloServerPlugin<GatewayContext>;
+  /** Apollo Server's own (drain on close, landing page and reporting off); they answer nothing. */
+  apollo: readonly ApolloServerPlugin<GatewayContext>[];
+}
+
+/**
+ * The order of the request pipeline, stated once.
+ *
+ * Per HTTP request (Fastify hooks on the root instance, so /graphql, the REST shim and every later
+ * route get them):
+ * 1. observability: first, so a request refused by any later hook still gets its request id, log
+ *    line, metrics and span;
+ * 2. guards (IP lists, blocks, throttle, batch cap): before any work is spent on the request, so
+ *    a refused client costs no token verification, parsing or planning.
+ * Then the route's handler builds the GatewayContext, which authenticates the caller (gateway.ts,
+ * `buildContext`), and runs the operation through Apollo Server.
+ *
+ * Per operation (Apollo plugins; each hook runs in this order):
+ * 1. Apollo Server's own plugins;
+ * 2. subgraph status: its `willSendResponse` sees the response as the subgraphs left it, before
+ *    authorization writes nulls into it, so only a subgraph outage turns into a 503;
+ * 3. authorization, before the guards: its `didResolveOperation` removes the fields the caller may
+ *    not see, and the guards then cost and rate-limit the operation that will run, not the one
+ *    sent (a caller is neither refused nor charged for fields it never gets);
+ * 4. guards (cost and per-field rate limits);
+ * 5. observability last: its `willSendResponse` records the errors every plugin before it added.
+ */
+export function composePipeline(stages: PipelineStages): {
+  /** Adds the per-request hooks, in order, to the root Fastify instance. */
+  install(app: FastifyInstance): void;
+  /** Apollo Server's `plugins`, in order. */
+  readonly plugins: ApolloServerPlugin<GatewayContext>[];
+} {
+  return {
+    install(app) {
+      stages.observability.install(app);
+      stages.guards.install(app);
+    },
+    plugins: [
+      ...stages.apollo,
+      stages.subgraphStatus,
+      stages.authorization.plugin,
+      stages.guards.plugin,
+      ...stages.observability.plugins,
+    ],
+  };
+}

@@ -1,0 +1,37 @@
+import { execFileSync } from "node:child_process";
+import { cpSync, existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * `npm run build`: compiles gateway/ and subgraphs/ to dist/ and copies beside the compiled modules the
+ * files they read at run time relative to themselves (each subgraph's schema.graphql), so
+ * `node dist/<path>/index.js` runs from the repository root exactly as the TypeScript does.
+ */
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const out = join(root, "dist");
+const sourceRoots = ["gateway", "subgraphs", "common"];
+/** Files that are not TypeScript but are loaded next to the module that reads them. */
+const ASSET = /\.(graphql|json|sql)$/;
+
+rmSync(out, { recursive: true, force: true });
+execFileSync(
+  process.execPath,
+  [join(root, "node_modules/typescript/bin/tsc"), "-p", join(root, "tsconfig.build.json")],
+  {
+    stdio: "inherit",
+  },
+);
+
+let copied = 0;
+for (const top of sourceRoots) {
+  const from = join(root, top);
+  if (!existsSync(from)) continue;
+  for (const path of readdirSync(from, { recursive: true, encoding: "utf8" })) {
+    const source = join(from, path);
+    if (!ASSET.test(path) || !statSync(source).isFile()) continue;
+    cpSync(source, join(out, relative(root, source)));
+    copied++;
+  }
+}
+console.log(`build: dist/ written, ${copied} asset file(s) copied`);

@@ -1,0 +1,71 @@
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { performance } from "node:perf_hooks";
+
+/**
+ * Time from process start to the first `GET /readyz` 200 of the gateway in production mode, run from
+ * the TypeScript sources (compiled at start by tsx) and from the compiled `dist/` (`npm run build`
+ * first), in alternating rounds. Usage: `node --import tsx scripts/startup-time.ts [rounds]` (default 5).
+ */
+const rounds = Number(process.argv[2] ?? 5);
+const variants = {
+  "tsx (gateway/index.ts)": ["--import", "tsx", "gateway/index.ts"],
+  "compiled (dist/gateway/index.js)": ["dist/gateway/index.js"],
+} as const;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on("error", reject);
+  });
+}
+
+async function timeToReady(args: readonly string[]): Promise<number> {
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawn(process.execPath, [...args, "--supergraph", "schema/supergraph.graphql"], {
+    env: {
+      ...process.env,
+      NODE_ENV: "production",
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      INTERNAL_SECRET: "startup-time-measurement-secret-0123456789",
+      LOG_LEVEL: "silent",
+    },
+    stdio: "ignore",
+  });
+  const exited = new Promise<never>((_, reject) => child.once("exit", (code) => reject(new Error(`exited ${code}`))));
+  try {
+    for (;;) {
+      const ready = await Promise.race([
+        fetch(`http://127.0.0.1:${port}/readyz`).then(
+          (response) => response.status === 200,
+          () => false,
+        ),
+        exited,
+      ]);
+      if (ready) return performance.now() - started;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await gone;
+    }
+  }
+}
+
+const samples = new Map<string, number[]>(Object.keys(variants).map((name) => [name, []]));
+for (let round = 0; round < rounds; round++) {
+  for (const [name, args] of Object.entries(variants)) samples.get(name)!.push(await timeToReady(args));
+}
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+for (const [name, values] of samples) {
+  console.log(
+    `${name.padEnd(34)} median ${median(values).toFixed(0)} ms  (${values.map((v) => v.toFixed(0)).join(", ")})`,
+  );
+}

@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { ApolloServerPlugin } from "@apollo/server";
+import type { FastifyInstance } from "fastify";
+import type { GatewayContext } from "../../gateway/context.ts";
+import { composePipeline } from "../../gateway/pipeline.ts";
+
+/** A plugin that only carries a name, to read the order back. */
+const named = (name: string) => ({ name }) as unknown as ApolloServerPlugin<GatewayContext>;
+const nameOf = (plugin: ApolloServerPlugin<GatewayContext>) => (plugin as unknown as { name: string }).name;
+
+function stages(installed: string[]) {
+  return {
+    observability: {
+      install: () => void installed.push("observability"),
+      plugins: [named("observability:record"), named("observability:tracing")],
+    },
+    guards: { install: () => void installed.push("guards"), plugin: named("guards") },
+    authorization: { plugin: named("authorization") },
+    subgraphStatus: named("subgraph-status"),
+    apollo: [named("apollo:drain"), named("apollo:landing-page-off")],
+  };
+}
+
+test("request hooks: observability before the guards, so refused requests are still observed", () => {
+  const installed: string[] = [];
+  composePipeline(stages(installed)).install({} as FastifyInstance);
+  assert.deepEqual(installed, ["observability", "guards"]);
+});
+
+test("operation plugins: subgraph status, authorization before the guards, observability last", () => {
+  const pipeline = composePipeline(stages([]));
+  assert.deepEqual(pipeline.plugins.map(nameOf), [
+    "apollo:drain",
+    "apollo:landing-page-off",
+    "subgraph-status",
+    "authorization",
+    "guards",
+    "observability:record",
+    "observability:tracing",
+  ]);
+});
