@@ -78,6 +78,8 @@ export interface GatewayConfig {
   readonly restBodyLimitBytes: number;
   /** @default !production */
   readonly introspection: boolean;
+  /** EXPLORER: GraphiQL on /graphql, /api/docs and /status for browsers; never in production. @default !production */
+  readonly explorer: boolean;
   /** @default "info" */
   readonly logLevel: string;
   /** Request log, metrics and tracing (see gateway/observability/). */
@@ -170,6 +172,7 @@ const ENVIRONMENT = z.object({
   INTERNAL_SECRET: internalSecret,
   LOG_LEVEL: text,
   INTROSPECTION: flag,
+  EXPLORER: flag,
   SUBGRAPH_DEDUPE: flag,
   SUBGRAPH_URLS: parsedWith(parseSubgraphUrls),
   SUBGRAPH_EJECT_SECONDS: integer(1, 3600),
@@ -224,6 +227,10 @@ const ENVIRONMENT = z.object({
   MAX_REPEATED_FIELDS: integer(0, 100_000),
   MAX_COST: integer(0, 1_000_000_000),
   COST_DEFAULT_LIST_SIZE: integer(0, 100_000),
+  COST_MODE: parsedWith((raw) => {
+    if (raw !== "enforce" && raw !== "measure") throw new Problem(`must be one of enforce, measure, got "${raw}"`);
+    return raw;
+  }),
   MAX_TOKENS: integer(0, 1_000_000),
   BATCH_MAX: integer(0, 1000),
   THROTTLE_RPS: integer(0, 1_000_000),
@@ -313,6 +320,7 @@ function configOf(env: Environment, production: boolean): GatewayConfig {
     bodyLimitBytes: env.BODY_LIMIT_BYTES ?? 1024 * 1024,
     restBodyLimitBytes: env.REST_BODY_LIMIT_BYTES ?? 64 * 1024,
     introspection: env.INTROSPECTION ?? !production,
+    explorer: !production && (env.EXPLORER ?? true),
     logLevel: env.LOG_LEVEL ?? "info",
     observability: {
       logRequests: env.LOG_REQUESTS ?? true,
@@ -336,7 +344,8 @@ function configOf(env: Environment, production: boolean): GatewayConfig {
       maxDirectives: env.MAX_DIRECTIVES ?? 4,
       maxRepeatedFields: env.MAX_REPEATED_FIELDS ?? 5,
       maxCost: env.MAX_COST ?? 1000,
-      defaultListSize: env.COST_DEFAULT_LIST_SIZE ?? 10,
+      defaultListSize: env.COST_DEFAULT_LIST_SIZE ?? 5,
+      costMode: env.COST_MODE ?? "enforce",
       maxTokens: env.MAX_TOKENS ?? 2000,
       batchMax: env.BATCH_MAX ?? 0,
       throttleRps,

@@ -82,6 +82,8 @@ export interface RequestRecord {
   subgraphCalls: SubgraphCall[];
   /** Calls beyond the ones kept (a pathological plan must not grow one log line without end). */
   droppedCalls: number;
+  /** Estimated cost (before execution) and actual cost (objects in the answer's data). */
+  cost?: { estimated: number; actual: number | null; overLimit?: true };
   /** The request's server span, when tracing is on. */
   span: Span | null;
 }

@@ -19,6 +19,7 @@ import {
 import type { GatewayConfig } from "./config.ts";
 import type { GatewayContext } from "./context.ts";
 import { createErrorFormatter } from "./errors.ts";
+import { explorer, gatewayStatus, TrafficWindow } from "./explorer/index.ts";
 import { createGuards, type Guards } from "./guards/index.ts";
 import { healthRoutes } from "./health.ts";
 import { createObservability, metricsRoutes, REDACT_PATHS } from "./observability/index.ts";
@@ -71,6 +72,8 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
   let policy: AuthorizationPolicy = { fields: new Map(), types: new Map() };
   const authorization = createAuthorization({ policy: () => policy });
   const guards = createGuards(config.guards, { logger, operationOf: authorization.operationOf });
+  let supergraphSdl = ""; // for the status page
+  const pools = new Map<string, InstancePool>(); // for the status page
   const supergraph = new FileSupergraphManager({
     path: config.supergraphPath,
     logger,
@@ -78,6 +81,7 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     prepare: withoutSecurityMarks,
     onUpdate: (sdl, state) => {
       policy = readAuthorizationPolicy(sdl);
+      supergraphSdl = sdl;
       // The default key source follows the users subgraph wherever the supergraph routes it;
       // the key cache is kept unless that changes.
       const next = config.auth.jwksUrl ?? defaultJwksUrl(sdl);
@@ -107,6 +111,7 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
         instances.length > 1
           ? new InstancePool({ subgraph: name, urls: instances, ejectMs: config.subgraphEjectSeconds * 1000, logger })
           : null;
+      if (pool) pools.set(name, pool);
       return new SubgraphDataSource({
         name,
         url: instances[0]!,
@@ -182,6 +187,20 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     bodyLimitBytes: config.restBodyLimitBytes,
     logger: logger.child({ component: "rest" }),
   });
+  const traffic = new TrafficWindow();
+  await app.register(
+    explorer({
+      enabled: config.explorer,
+      status: gatewayStatus({
+        supergraph: () => supergraph.state,
+        supergraphSdl: () => supergraphSdl,
+        pools,
+        traffic,
+        subgraphUrls: config.subgraphUrls,
+      }),
+      traffic: { window: traffic, recordOf: observability.recordOf },
+    }),
+  );
   await app.register(fastifyApollo(apollo), { context: buildContext });
 
   return {

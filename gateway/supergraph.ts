@@ -56,7 +56,8 @@ export class FileSupergraphManager implements SupergraphManager {
     this.accept(sdl, 0);
     const file = basename(this.options.path);
     this.watcher = watch(dirname(this.options.path), (_event, name) => {
-      if (name !== null && name !== file) return;
+      // A Kubernetes ConfigMap volume swaps its `..data` link and never touches the file's own name.
+      if (name !== null && name !== file && name !== "..data") return;
       if (this.timer) clearTimeout(this.timer);
       this.timer = setTimeout(() => {
         this.reloading = this.reloading.then(() => this.reload(update));

@@ -1,82 +1,73 @@
 /**
- * `npm start`: the whole stack on one machine — the payment-provider sandbox, the four subgraphs
- * and the gateway, each its own process with its own SQLite file under DATA_DIR — seeded, with the
- * URLs printed. Ctrl-C (or SIGTERM) stops every child; a child that dies stops the stack.
+ * `npm start`: the whole stack on one machine — every subgraph `schema/supergraph.yaml` lists that
+ * has a folder under `subgraphs/` (plus the payment provider's sandbox when payments runs), and the
+ * gateway, each its own process with its own SQLite file under DATA_DIR — seeded, with the URLs
+ * printed. A subgraph the yaml lists without a folder here is external: it is only routed to.
+ * Ctrl-C (or SIGTERM) stops every child; a child that dies stops the stack.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { composeSupergraph, DEFAULT_CONFIG, DEFAULT_SUPERGRAPH, readSupergraphConfig } from "../schema/compose.ts";
-
-interface ServiceSpec {
-  name: string;
-  entry: string;
-  portVar: string;
-  defaultPort: number;
-  env?: (ports: Record<string, number>) => Record<string, string>;
-}
+import { fileURLToPath } from "node:url";
+import {
+  compose,
+  DEFAULT_CONFIG,
+  DEFAULT_SUPERGRAPH,
+  loadSubgraphSources,
+  readSupergraphEntries,
+} from "../schema/compose.ts";
+import { logFormat, prettyPipe } from "./lib/logs.ts";
+import { type Helper, type LocalProcess, peerUrls, planStack, readPort } from "./lib/plan.ts";
 
 const env = process.env;
+const root = resolve(fileURLToPath(import.meta.url), "../..");
 const host = "127.0.0.1";
 const dataDir = resolve(env.DATA_DIR || ".data");
-const graphqlUrl = (port: number) => `http://${host}:${port}/graphql`;
-
-function port(name: string, fallback: number): number {
-  const raw = env[name];
-  const value = raw ? Number(raw) : fallback;
-  if (!Number.isInteger(value) || value < 1 || value > 65535) {
-    console.error(`start: ${name} must be a port from 1 to 65535, got "${raw}"`);
-    process.exit(2);
-  }
-  return value;
-}
 
 const providerApiKey = env.PAYMENT_PROVIDER_API_KEY || "sk_test_sandbox";
 // The gateway introspects opaque OAuth tokens at the users service as a client of its own; like
 // the internal secret, its secret is fresh on every run unless given.
 const introspectionClientId = env.OAUTH_INTROSPECTION_CLIENT_ID || "gateway";
 const introspectionSecret = env.OAUTH_INTROSPECTION_CLIENT_SECRET || randomBytes(32).toString("base64url");
-const services: ServiceSpec[] = [
-  {
-    name: "provider-sandbox",
-    entry: "sandbox/index.ts",
-    portVar: "PAYMENT_PROVIDER_PORT",
-    defaultPort: 4010,
-  },
-  {
-    name: "users",
-    entry: "subgraphs/users/index.ts",
-    portVar: "USERS_PORT",
-    defaultPort: 4001,
-    env: () => ({
-      OAUTH_INTROSPECTION_CLIENT_ID: introspectionClientId,
-      OAUTH_INTROSPECTION_CLIENT_SECRET: introspectionSecret,
-    }),
-  },
-  { name: "products", entry: "subgraphs/products/index.ts", portVar: "PRODUCTS_PORT", defaultPort: 4002 },
-  {
-    name: "orders",
-    entry: "subgraphs/orders/index.ts",
-    portVar: "ORDERS_PORT",
-    defaultPort: 4003,
-    env: (p) => ({ PRODUCTS_URL: graphqlUrl(p.products!) }),
-  },
-  {
-    name: "payments",
-    entry: "subgraphs/payments/index.ts",
-    portVar: "PAYMENTS_PORT",
-    defaultPort: 4004,
-    env: (p) => ({
-      ORDERS_URL: graphqlUrl(p.orders!),
-      PAYMENT_PROVIDER_URL: env.PAYMENT_PROVIDER_URL || `http://${host}:${p["provider-sandbox"]}`,
-      PAYMENT_PROVIDER_API_KEY: providerApiKey,
-    }),
-  },
-];
 
-const ports: Record<string, number> = Object.fromEntries(services.map((s) => [s.name, port(s.portVar, s.defaultPort)]));
-const gatewayPort = port("PORT", 4000);
+/** Processes some subgraphs need running before them: what the convention cannot guess. */
+const helpers: Record<string, Helper[]> = {
+  payments: [
+    {
+      name: "provider-sandbox",
+      entry: "sandbox/index.ts",
+      portVar: "PAYMENT_PROVIDER_PORT",
+      defaultPort: 4010,
+      readyPath: "/healthz",
+    },
+  ],
+};
+
+/** Settings some subgraphs need beyond their port and their peers' URLs. */
+const settings: Record<string, (byName: Map<string, LocalProcess>) => Record<string, string>> = {
+  users: () => ({
+    OAUTH_INTROSPECTION_CLIENT_ID: introspectionClientId,
+    OAUTH_INTROSPECTION_CLIENT_SECRET: introspectionSecret,
+  }),
+  payments: (byName) => ({
+    PAYMENT_PROVIDER_URL: env.PAYMENT_PROVIDER_URL || `http://${host}:${byName.get("provider-sandbox")?.port}`,
+    PAYMENT_PROVIDER_API_KEY: providerApiKey,
+  }),
+};
+
+let plan: ReturnType<typeof planStack>;
+let gatewayPort: number;
+let format: ReturnType<typeof logFormat>;
+try {
+  plan = planStack(readSupergraphEntries(DEFAULT_CONFIG), { root, env, host, helpers });
+  gatewayPort = readPort(env, "PORT", 4000);
+  format = logFormat(env, process.stdout.isTTY === true);
+} catch (error) {
+  console.error(`start: ${(error as Error).message}`);
+  process.exit(2);
+}
+const byName = new Map(plan.processes.map((p) => [p.name, p]));
 // A fresh secret per run: only these processes can sign identities for each other.
 const internalSecret = env.INTERNAL_SECRET || randomBytes(32).toString("hex");
 const children: ChildProcess[] = [];
@@ -84,9 +75,12 @@ let stopping = false;
 
 function launch(name: string, entry: string, childEnv: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, ["--import", "tsx", entry], {
+    cwd: root,
     env: { ...env, INTERNAL_SECRET: internalSecret, DATA_DIR: dataDir, HOST: host, EXIT_WITH_PARENT: "1", ...childEnv },
-    stdio: ["pipe", "inherit", "inherit"],
+    // stdin stays open to the child: its end tells the child the launcher is gone (EXIT_WITH_PARENT).
+    stdio: ["pipe", format === "pretty" ? "pipe" : "inherit", "inherit"],
   });
+  if (child.stdout) prettyPipe(child.stdout, process.stdout, process.stdout.hasColors?.() ?? false);
   child.on("exit", (code, signal) => {
     if (!stopping) {
       console.error(`start: ${name} exited (${signal ?? code}); stopping the stack`);
@@ -134,40 +128,42 @@ process.on("SIGTERM", () => void stop(0));
 
 async function main() {
   mkdirSync(dataDir, { recursive: true });
-  for (const service of services) {
-    const p = ports[service.name]!;
-    const child = launch(service.name, service.entry, { PORT: String(p), ...service.env?.(ports) });
-    await waitReady(
-      service.name,
-      `http://${host}:${p}/${service.name === "provider-sandbox" ? "healthz" : "readyz"}`,
-      child,
-    );
+  const peers = peerUrls(plan);
+  for (const p of plan.processes) {
+    const child = launch(p.name, p.entry, { ...peers, PORT: String(p.port), ...settings[p.name]?.(byName) });
+    await waitReady(p.name, `http://${host}:${p.port}${p.readyPath}`, child);
   }
 
-  // The committed supergraph routes to the default ports; other ports get a composed copy.
+  // The committed supergraph routes to the yaml's ports; other ports get a composed copy.
   let supergraphPath = DEFAULT_SUPERGRAPH;
-  const defaults = services.every((s) => ports[s.name] === s.defaultPort);
-  if (!defaults) {
-    const urls: Record<string, string> = Object.fromEntries(
-      services.filter((s) => s.name !== "provider-sandbox").map((s) => [s.name, graphqlUrl(ports[s.name]!)]),
-    );
+  if (!plan.defaultPorts) {
     supergraphPath = resolve(dataDir, "supergraph.graphql");
-    const sources = readSupergraphConfig(DEFAULT_CONFIG).map((s) => ({ ...s, url: urls[s.name] ?? s.url }));
-    writeFileSync(supergraphPath, composeSupergraph(sources));
+    const sources = (await loadSubgraphSources(DEFAULT_CONFIG)).map((s) => ({
+      ...s,
+      url: byName.get(s.name)?.graphqlUrl ?? s.url,
+    }));
+    writeFileSync(supergraphPath, compose(sources).supergraphSdl);
   }
+  const users = byName.get("users");
   const gateway = launch("gateway", "gateway/index.ts", {
     PORT: String(gatewayPort),
     SUPERGRAPH_PATH: supergraphPath,
     // An operator's own INTROSPECTION_URL (another authorization server) comes with its own credentials.
-    ...(!env.INTROSPECTION_URL && {
-      INTROSPECTION_URL: `http://${host}:${ports.users}/oauth/introspect`,
-      INTROSPECTION_CLIENT_ID: introspectionClientId,
-      INTROSPECTION_CLIENT_SECRET: introspectionSecret,
-    }),
+    ...(!env.INTROSPECTION_URL &&
+      users && {
+        INTROSPECTION_URL: `http://${host}:${users.port}/oauth/introspect`,
+        INTROSPECTION_CLIENT_ID: introspectionClientId,
+        INTROSPECTION_CLIENT_SECRET: introspectionSecret,
+      }),
   });
   await waitReady("gateway", `http://${host}:${gatewayPort}/readyz`, gateway);
 
   const base = `http://${host}:${gatewayPort}`;
+  const width = Math.max(
+    12,
+    ...plan.processes.map((p) => p.name.length + 1),
+    ...plan.external.map((e) => e.name.length + 1),
+  );
   console.log(
     [
       "",
@@ -176,8 +172,9 @@ async function main() {
       `  REST         ${base}/api/products`,
       `  Health       ${base}/healthz  ${base}/readyz`,
       `  Metrics      ${base}/metrics`,
-      `  OAuth token  http://${host}:${ports.users}/oauth/token (client credentials; see README)`,
-      ...services.map((s) => `  ${s.name.padEnd(12)} http://${host}:${ports[s.name]}`),
+      ...(users ? [`  OAuth token  http://${host}:${users.port}/oauth/token (client credentials; see README)`] : []),
+      ...plan.processes.map((p) => `  ${p.name.padEnd(width)} http://${host}:${p.port}`),
+      ...plan.external.map((e) => `  ${e.name.padEnd(width)} ${e.url} (external, routed to only)`),
       `  Data         ${dataDir}`,
       "Ctrl-C stops everything.",
       "",

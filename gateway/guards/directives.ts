@@ -16,6 +16,8 @@ export interface ListSizeHint {
   readonly slicingArguments: readonly string[];
   /** On a connection: which child fields the slicing argument sizes (`nodes`, `edges`). */
   readonly sizedFields: readonly string[];
+  /** Exactly one slicing argument must be given (a schema default counts). @default true */
+  readonly requireOneSlicingArgument: boolean;
 }
 
 export interface SchemaPolicies {
@@ -23,7 +25,11 @@ export interface SchemaPolicies {
   readonly rateLimits: ReadonlyMap<string, RateLimitRule>;
   /** `Type.field` → list size hint. */
   readonly listSizes: ReadonlyMap<string, ListSizeHint>;
-  /** `Type.field` → declared cost weight (`@cost(weight:)`). */
+  /**
+   * Declared cost weights (`@cost(weight:)`) by schema coordinate: `Type.field` (a field),
+   * `Type` (an object, scalar or enum), `Type.field(arg:)` (an argument), `Input.field` (an input
+   * field).
+   */
   readonly weights: ReadonlyMap<string, number>;
   /** Declarations that could not be used (logged; the rest still applies). */
   readonly problems: readonly string[];
@@ -38,8 +44,9 @@ export const EMPTY_POLICIES: SchemaPolicies = Object.freeze({
 
 /**
  * The API schema `@apollo/gateway` serves keeps no directive applications, so limits are read
- * from the supergraph SDL itself, where `@composeDirective` carries `@rateLimit` from the
- * subgraphs. Names follow the supergraph's `@link` imports (`{ name: "@rateLimit", as: "@x" }`).
+ * from the supergraph SDL itself, where composition carries `@cost` and `@listSize` (the cost
+ * spec, from federation 2.9 subgraphs) and `@composeDirective` carries `@rateLimit`. Names follow
+ * the supergraph's `@link` imports (`{ name: "@rateLimit", as: "@x" }`).
  */
 export function readSchemaPolicies(sdl: string): SchemaPolicies {
   const document = parse(sdl, { noLocation: true });
@@ -49,23 +56,51 @@ export function readSchemaPolicies(sdl: string): SchemaPolicies {
   const weights = new Map<string, number>();
   const problems: string[] = [];
 
-  for (const definition of document.definitions) {
-    if (
-      definition.kind !== Kind.OBJECT_TYPE_DEFINITION &&
-      definition.kind !== Kind.OBJECT_TYPE_EXTENSION &&
-      definition.kind !== Kind.INTERFACE_TYPE_DEFINITION &&
-      definition.kind !== Kind.INTERFACE_TYPE_EXTENSION
-    ) {
-      continue;
+  const weigh = (coordinate: string, directives: readonly ConstDirectiveNode[] | undefined) => {
+    for (const directive of directives ?? []) {
+      if (directive.name.value !== names.cost) continue;
+      try {
+        weights.set(coordinate, weightOf(directive));
+      } catch (error) {
+        problems.push(`@${names.cost} on ${coordinate}: ${(error as Error).message}`);
+      }
     }
+  };
+
+  for (const definition of document.definitions) {
+    switch (definition.kind) {
+      case Kind.SCALAR_TYPE_DEFINITION:
+      case Kind.SCALAR_TYPE_EXTENSION:
+      case Kind.ENUM_TYPE_DEFINITION:
+      case Kind.ENUM_TYPE_EXTENSION:
+        weigh(definition.name.value, definition.directives);
+        continue;
+      case Kind.INPUT_OBJECT_TYPE_DEFINITION:
+      case Kind.INPUT_OBJECT_TYPE_EXTENSION:
+        for (const field of definition.fields ?? []) {
+          weigh(`${definition.name.value}.${field.name.value}`, field.directives);
+        }
+        continue;
+      case Kind.OBJECT_TYPE_DEFINITION:
+      case Kind.OBJECT_TYPE_EXTENSION:
+      case Kind.INTERFACE_TYPE_DEFINITION:
+      case Kind.INTERFACE_TYPE_EXTENSION:
+        break;
+      default:
+        continue;
+    }
+    weigh(definition.name.value, definition.directives);
     for (const field of definition.fields ?? []) {
       const coordinate = `${definition.name.value}.${field.name.value}`;
+      for (const argument of field.arguments ?? []) {
+        weigh(`${coordinate}(${argument.name.value}:)`, argument.directives);
+      }
+      weigh(coordinate, field.directives);
       for (const directive of field.directives ?? []) {
         const name = directive.name.value;
         try {
           if (name === names.rateLimit) rateLimits.set(coordinate, makeRule({ coordinate, ...args(directive) }));
           else if (name === names.listSize) listSizes.set(coordinate, listSizeOf(directive, field));
-          else if (name === names.cost) weights.set(coordinate, weightOf(directive));
         } catch (error) {
           problems.push(`@${name} on ${coordinate}: ${(error as Error).message}`);
         }
@@ -93,7 +128,12 @@ function listSizeOf(directive: ConstDirectiveNode, field: FieldDefinitionNode): 
   for (const name of slicingArguments) {
     if (!declared.has(name)) throw new RangeError(`slicing argument "${name}" is not an argument of the field`);
   }
-  return Object.freeze({ assumedSize, slicingArguments, sizedFields: strings(values.sizedFields) });
+  return Object.freeze({
+    assumedSize,
+    slicingArguments,
+    sizedFields: strings(values.sizedFields),
+    requireOneSlicingArgument: values.requireOneSlicingArgument !== false,
+  });
 }
 
 function weightOf(directive: ConstDirectiveNode): number {
@@ -109,8 +149,11 @@ function importedNames(definitions: readonly DefinitionNode[]) {
     if (definition.kind !== Kind.SCHEMA_DEFINITION && definition.kind !== Kind.SCHEMA_EXTENSION) continue;
     for (const directive of definition.directives ?? []) {
       if (directive.name.value !== "link") continue;
-      const { url, import: imports } = args(directive) as { url?: string; import?: unknown[] };
-      if (typeof url !== "string" || !Array.isArray(imports)) continue;
+      const { url, as, import: imports } = args(directive) as { url?: string; as?: string; import?: unknown[] };
+      if (typeof url !== "string") continue;
+      // A feature's own directive (`@cost` of the cost spec) is named after the feature's local name.
+      if (/^https:\/\/specs\.apollo\.dev\/cost\/v/.test(url) && typeof as === "string") names.cost = as;
+      if (!Array.isArray(imports)) continue;
       for (const item of imports) {
         const original = typeof item === "string" ? item : (item as { name?: string }).name;
         const local = typeof item === "string" ? item : ((item as { as?: string }).as ?? original);

@@ -88,7 +88,9 @@ export function createGuards(config: GuardsConfig, { logger, operationOf }: Guar
       policies: current,
       limiter,
       maxCost: config.maxCost,
+      costMode: config.costMode,
       metrics,
+      logger: log,
       onRateLimited: (ip) => {
         if (!exempt(ip)) blocker.strike(ip);
       },

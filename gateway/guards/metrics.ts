@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Metric } from "prom-client";
+import { Counter, Gauge, Histogram, type Metric } from "prom-client";
 
 /** The guards' series; registered by the gateway's own /metrics registry (none are global). */
 export function createGuardMetrics(blockedNow: () => number) {
@@ -29,6 +29,18 @@ export function createGuardMetrics(blockedNow: () => number) {
     help: "Live rate-limit entries dropped to keep the in-memory store bounded",
     registers: [],
   });
+  const cost = new Histogram({
+    name: "gateway_operation_cost",
+    help: "Cost of each operation: estimated before execution, and actual (objects in the answer's data), to calibrate MAX_COST and list sizes",
+    labelNames: ["measure"] as const,
+    buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 50_000],
+    registers: [],
+  });
+  const costOverLimit = new Counter({
+    name: "gateway_cost_over_limit_total",
+    help: "Operations over MAX_COST that COST_MODE=measure let through",
+    registers: [],
+  });
   const blocked = new Gauge({
     name: "gateway_clients_blocked",
     help: "Clients blocked right now",
@@ -43,7 +55,9 @@ export function createGuardMetrics(blockedNow: () => number) {
     blocks,
     storeErrors,
     evictions,
-    all: [refusals, rateLimited, blocks, storeErrors, evictions, blocked] as Metric[],
+    cost,
+    costOverLimit,
+    all: [refusals, rateLimited, blocks, storeErrors, evictions, cost, costOverLimit, blocked] as Metric[],
   };
 }
 

@@ -1,3 +1,4 @@
+import type { CostMode } from "./plugin.ts";
 import type { RateLimitRule } from "./policy.ts";
 import type { ShapeLimits } from "./shape.ts";
 
@@ -11,10 +12,12 @@ export interface GuardsConfig extends ShapeLimits {
   readonly rateLimitOverrides: ReadonlyMap<string, RateLimitRule | null>;
   /** Most identity × field entries the in-memory store keeps. @default 100000 */
   readonly rateLimitMaxEntries: number;
-  /** Estimated cost allowed per operation. @default 1000 */
+  /** Estimated cost allowed per operation (cost directive spec: objects, weighted). @default 1000 */
   readonly maxCost: number;
-  /** Assumed length of a list without slicing argument or `@listSize`. @default 10 */
+  /** Assumed length of a list without slicing argument or `@listSize(assumedSize:)`. @default 5 */
   readonly defaultListSize: number;
+  /** "enforce" refuses over maxCost; "measure" only logs and counts (to calibrate). @default "enforce" */
+  readonly costMode: CostMode;
   /** Lexical tokens per document (the parser stops past it). @default 2000 */
   readonly maxTokens: number;
   /** Operations per batched (array) request; 0 leaves batching off. @default 0 */

@@ -6,8 +6,10 @@ import {
   type OperationDefinitionNode,
   valueFromASTUntyped,
 } from "graphql";
+import type { Logger } from "pino";
 import type { GatewayContext } from "../context.ts";
 import { gatewayError } from "../errors.ts";
+import { countObjects, createCostEstimator } from "./cost.ts";
 import { rateLimitHeaders, retryAfterSeconds } from "./headers.ts";
 import type { GuardMetrics } from "./metrics.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
@@ -18,9 +20,12 @@ export interface OperationGuardOptions {
   /** The policies of the supergraph being served (re-read on every reload). */
   policies: () => WalkPolicies;
   limiter: RateLimiter;
-  /** 0 turns the cost limit off. */
+  /** 0 turns the cost limit off (costs are still estimated, measured and logged). */
   maxCost: number;
+  /** "enforce" refuses operations over the cost limit; "measure" only logs and counts them. */
+  costMode: CostMode;
   metrics: GuardMetrics;
+  logger: Logger;
   /** A rate-limit refusal for this client IP (the blocker counts strikes). */
   onRateLimited: (ip: string) => void;
   /**
@@ -31,6 +36,9 @@ export interface OperationGuardOptions {
     contextValue: GatewayContext,
   ) => { document: DocumentNode; operation: OperationDefinitionNode } | undefined;
 }
+
+/** How the cost limit acts: refuse, or only log what it would refuse (to calibrate a limit first). */
+export type CostMode = "enforce" | "measure";
 
 /** Fragment definitions by name, once per parsed document (Apollo reuses cached documents). */
 const fragmentsByDocument = new WeakMap<DocumentNode, Map<string, FragmentDefinitionNode>>();
@@ -61,32 +69,64 @@ function variablesOf(operation: OperationDefinitionNode, given: Record<string, u
  * Cost limit and per-field rate limits, decided before execution (behind @apollo/gateway no
  * resolver of the gateway ever runs, so the operation itself is walked). An operation over a limit
  * is refused whole: nothing reaches a subgraph and nothing is counted. Operations that touch a
- * limited field carry `RateLimit-Policy` / `RateLimit` headers.
+ * limited field carry `RateLimit-Policy` / `RateLimit` headers. Every operation's estimated cost,
+ * and the objects its answer actually holds, go to the request log and a histogram.
  */
 export function operationGuards(options: OperationGuardOptions): ApolloServerPlugin<GatewayContext> {
+  const estimator = createCostEstimator();
+  const enforce = options.costMode === "enforce";
   return {
     async requestDidStart() {
+      let estimated = false;
       return {
         async didResolveOperation(context) {
           const { schema, request, contextValue, response } = context;
-          const { document, operation } = options.operationOf?.(contextValue) ?? context;
+          const rewritten = options.operationOf?.(contextValue);
+          const { document, operation } = rewritten ?? context;
+          if (!operation) return;
           const policies = options.policies();
-          if (!operation || (options.maxCost <= 0 && policies.rateLimits.size === 0)) return;
-          const walk = walkOperation(
+          const variables = variablesOf(operation, request.variables);
+          const fragments = fragmentsOf(document);
+          const estimate = estimator.estimate({
             schema,
-            operation,
-            fragmentsOf(document),
-            variablesOf(operation, request.variables),
             policies,
-          );
-          if (options.maxCost > 0 && walk.cost > options.maxCost) {
-            options.metrics.refusals.inc({ code: "COST_LIMIT_EXCEEDED", guard: "cost" });
-            throw gatewayError("COST_LIMIT_EXCEEDED", "Operation is estimated to cost too much", {
-              extensions: { limit: options.maxCost, actual: Math.ceil(walk.cost) },
-            });
+            // A document rewritten for this caller is not the one the query string names: not cached.
+            query: rewritten ? null : (request.query ?? null),
+            operation,
+            fragments,
+            variables,
+          });
+          const operationName = operation.name?.value ?? null;
+          if ("invalid" in estimate) {
+            if (enforce) {
+              options.metrics.refusals.inc({ code: "BAD_USER_INPUT", guard: "cost" });
+              throw gatewayError("BAD_USER_INPUT", estimate.invalid);
+            }
+            options.logger.warn({ operation: operationName, reason: estimate.invalid }, "cost: would refuse");
+          } else {
+            const cost = Math.ceil(estimate.cost);
+            const over = options.maxCost > 0 && cost > options.maxCost;
+            estimated = true;
+            options.metrics.cost.observe({ measure: "estimated" }, cost);
+            const record = contextValue.observation;
+            if (record) record.cost = { estimated: cost, actual: null, ...(over && { overLimit: true }) };
+            if (over) {
+              if (enforce) {
+                options.metrics.refusals.inc({ code: "COST_LIMIT_EXCEEDED", guard: "cost" });
+                throw gatewayError("COST_LIMIT_EXCEEDED", "Operation is estimated to cost too much", {
+                  extensions: { limit: options.maxCost, actual: cost },
+                });
+              }
+              options.metrics.costOverLimit.inc();
+              options.logger.warn(
+                { operation: operationName, cost, limit: options.maxCost },
+                "cost: over the limit, not refused (COST_MODE=measure)",
+              );
+            }
           }
+          if (policies.rateLimits.size === 0) return;
+          const walk = walkOperation(schema, operation, fragments, variables, policies);
           if (walk.calls.size === 0) return;
-
           const { ip, identity } = contextValue;
           const requests: LimitRequest[] = [];
           for (const [coordinate, { rule, count }] of walk.calls) {
@@ -109,6 +149,14 @@ export function operationGuards(options: OperationGuardOptions): ApolloServerPlu
             headers: { ...headers, "retry-after": String(retryAfter) },
             extensions: { field, retryAfter },
           });
+        },
+        async willSendResponse({ response, contextValue }) {
+          // No data at all: the operation never ran (refused), so there is nothing to measure.
+          if (!estimated || response.body.kind !== "single" || response.body.singleResult.data === undefined) return;
+          const actual = countObjects(response.body.singleResult.data);
+          options.metrics.cost.observe({ measure: "actual" }, actual);
+          const record = contextValue.observation;
+          if (record?.cost) record.cost.actual = actual;
         },
       };
     },

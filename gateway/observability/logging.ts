@@ -77,6 +77,7 @@ export function createRequestLog(options: RequestLogOptions) {
       }
       if (record.errorCodes.length > 0) line.errors = record.errorCodes;
       if (record.refusal) line.refusal = record.refusal;
+      if (record.cost) line.cost = record.cost;
       if (record.subgraphCalls.length > 0) line.subgraphs = record.subgraphCalls;
       if (record.droppedCalls > 0) line.subgraphCallsNotShown = record.droppedCalls;
     }

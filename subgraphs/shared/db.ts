@@ -47,7 +47,7 @@ export interface DatabaseOptions {
 }
 
 export interface OpenDatabaseOptions extends DatabaseOptions {
-  /** The service that owns the data; names its PostgreSQL schema. */
+  /** The service that owns the data; names its PostgreSQL schema (a hyphen becomes _). */
   service: string;
   /** Receives errors of idle PostgreSQL connections. @default none (they are dropped) */
   logger?: Logger;
@@ -116,7 +116,8 @@ export class Database<DB> {
   }
 
   private static openPostgres<DB>(url: string, options: OpenDatabaseOptions): Database<DB> {
-    const schema = `${options.databaseSchemaPrefix ?? ""}${options.service}`;
+    // Service names may hold hyphens (gift-cards); schema names stay unquoted identifiers.
+    const schema = `${options.databaseSchemaPrefix ?? ""}${options.service.replaceAll("-", "_")}`;
     if (!SCHEMA_NAME.test(schema)) {
       throw new TypeError(`schema name "${schema}" must be lower-case letters, digits and _ (at most 63)`);
     }

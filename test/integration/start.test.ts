@@ -50,14 +50,16 @@ async function until(condition: () => boolean, what: string, ms = 20_000) {
   }
 }
 
-async function startShop(): Promise<{ launcher: ChildProcess; url: string; output: () => string }> {
+async function startShop(
+  env: Record<string, string> = {},
+): Promise<{ launcher: ChildProcess; url: string; output: () => string }> {
   const dir = mkdtempSync(join(tmpdir(), "npm-start-"));
   dirs.push(dir);
   const names = ["PORT", "USERS_PORT", "PRODUCTS_PORT", "ORDERS_PORT", "PAYMENTS_PORT", "PAYMENT_PROVIDER_PORT"];
   const ports: Record<string, string> = {};
   for (const name of names) ports[name] = String(await freePort());
   const launcher = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
-    env: { ...process.env, ...ports, ...testDatabaseEnv(), DATA_DIR: dir, LOG_LEVEL: "warn" },
+    env: { ...process.env, ...ports, ...testDatabaseEnv(), DATA_DIR: dir, LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   launchers.push(launcher);
@@ -74,7 +76,8 @@ async function startShop(): Promise<{ launcher: ChildProcess; url: string; outpu
 }
 
 test("npm start runs the whole stack, seeded, and Ctrl-C stops every process", async () => {
-  const { launcher, url, output } = await startShop();
+  // As on a terminal: readable log lines, one per request.
+  const { launcher, url, output } = await startShop({ LOG_FORMAT: "pretty", LOG_LEVEL: "info" });
   const children = childrenOf(launcher.pid!);
   assert.equal(children.length, 6, "sandbox, four subgraphs and the gateway");
   assert.match(output(), /GraphQL\s+http:\/\/127\.0\.0\.1:\d+\/graphql/);
@@ -86,6 +89,11 @@ test("npm start runs the whole stack, seeded, and Ctrl-C stops every process", a
   });
   const body = (await res.json()) as { data: { products: { totalCount: number } } };
   assert.ok(body.data.products.totalCount >= 50);
+  await until(
+    () => /INFO \(gateway\): POST \/graphql 200 [\d.]+ ms query → products/.test(output()),
+    "the request's log line",
+  );
+  assert.doesNotMatch(output(), /^\{"level":/m);
 
   const exited = new Promise<number | null>((resolve) => launcher.on("exit", (code) => resolve(code)));
   launcher.kill("SIGINT");
@@ -94,7 +102,9 @@ test("npm start runs the whole stack, seeded, and Ctrl-C stops every process", a
 });
 
 test("a launcher that is killed outright leaves no orphans", async () => {
-  const { launcher } = await startShop();
+  // Not a terminal: the log lines stay JSON.
+  const { launcher, output } = await startShop({ LOG_LEVEL: "info" });
+  assert.match(output(), /^\{"level":30,.*"name":"gateway"/m);
   const children = childrenOf(launcher.pid!);
   assert.equal(children.length, 6);
   launcher.kill("SIGKILL");

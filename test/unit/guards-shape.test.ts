@@ -122,31 +122,6 @@ describe("shape measurement", () => {
 });
 
 describe("walking an operation", () => {
-  test("cost: objects weigh 1, lists multiply by first/limit or the default size", () => {
-    assert.equal(walk("{ product(id: 1) { id name } }").cost, 1);
-    assert.equal(walk("{ products(first: 20) { nodes { id } totalCount } }").cost, 21);
-    assert.equal(walk("query($n: Int) { products(first: $n) { nodes { id } } }", { n: 50 }).cost, 51);
-    assert.equal(walk("{ products { nodes { id } } }").cost, 11, "no first: the default list size");
-    assert.equal(walk("{ search { id } }").cost, 5, "the argument's default");
-    assert.equal(walk("{ me { orders { items { product { id } } } } }").cost, 1 + 10 * (1 + 10 * (1 + 1)));
-  });
-
-  test("@listSize and @cost hints win over conventions", () => {
-    const { operation, fragments } = split("{ many(ids: [1, 2]) { id } me { id } }");
-    const cost = walkOperation(
-      schema,
-      operation,
-      fragments,
-      {},
-      {
-        ...policies(),
-        listSizes: new Map([["Query.many", { assumedSize: 3, slicingArguments: [], sizedFields: [] }]]),
-        weights: new Map([["Query.me", 7]]),
-      },
-    ).cost;
-    assert.equal(cost, 3 + 7);
-  });
-
   test("limited calls: aliases, fragments, skip/include and list arguments", () => {
     const source = `
       query($no: Boolean!, $yes: Boolean!) {

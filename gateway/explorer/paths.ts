@@ -1,0 +1,14 @@
+// Where the explorer's browser code lives: its sources and the bundle built from them.
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** Browser sources (bundled by scripts/build-explorer.ts, except the status page's plain script). */
+export const CLIENT_DIR = join(here, "client");
+
+/** Built by `npm run build:explorer` (run by `npm ci` through `prepare`); git-ignored. */
+export const DEFAULT_BUNDLE_DIR = join(here, "bundle");
+
+/** The entry the build writes last: present means the bundle is complete. */
+export const BUNDLE_MANIFEST = "manifest.json";
