@@ -93,11 +93,18 @@ input Create${n.type}Input {
 `,
     [`${dir}/migrations.ts`]: `import type { Migration } from "../shared/db.ts";
 
-export const migrations: Migration[] = [
-  {
-    version: 1,
-    name: "${n.table}",
-    up: \`
+/** The tables as the queries see them (Kysely types). */
+export interface ${n.pascal}Tables {
+  ${n.table}: {
+    id: string;
+    title: string;
+    created_by: string;
+    created_at: string;
+  };
+}
+
+/** The same on SQLite and PostgreSQL; a migration whose engines differ gives each its own text. */
+const ${n.one}Table = \`
       CREATE TABLE ${n.table} (
         id TEXT PRIMARY KEY,
         title TEXT NOT NULL,
@@ -105,12 +112,13 @@ export const migrations: Migration[] = [
         created_at TEXT NOT NULL
       );
       CREATE INDEX ${n.table}_created_at ON ${n.table} (created_at);
-    \`,
-  },
-];
+    \`;
+
+export const migrations: Migration[] = [{ version: 1, name: "${n.table}", sqlite: ${n.one}Table, postgres: ${n.one}Table }];
 `,
     [`${dir}/repository.ts`]: `import { randomUUID } from "node:crypto";
-import { inList, type SqliteDatabase } from "../shared/db.ts";
+import type { Database } from "../shared/db.ts";
+import type { ${n.pascal}Tables } from "./migrations.ts";
 
 export interface ${n.type}Record {
   id: string;
@@ -119,7 +127,7 @@ export interface ${n.type}Record {
   createdAt: string;
 }
 
-/** What the resolvers need from storage. Async so that a networked store can implement it unchanged. */
+/** What the resolvers need from storage. */
 export interface ${n.type}Repository {
   /** The records among \`ids\` that exist, in no particular order. */
   findByIds(ids: readonly string[]): Promise<${n.type}Record[]>;
@@ -128,40 +136,33 @@ export interface ${n.type}Repository {
   create(title: string, createdBy: string): Promise<${n.type}Record>;
 }
 
-interface Row {
-  id: string;
-  title: string;
-  created_by: string;
-  created_at: string;
-}
+const COLUMNS = ["id", "title", "created_by as createdBy", "created_at as createdAt"] as const;
 
-const toRecord = (row: Row): ${n.type}Record => ({
-  id: row.id,
-  title: row.title,
-  createdBy: row.created_by,
-  createdAt: row.created_at,
-});
-
-export class Sqlite${n.type}Repository implements ${n.type}Repository {
-  constructor(private readonly db: SqliteDatabase) {}
+/** One set of queries (Kysely) for SQLite and PostgreSQL alike. */
+export class Sql${n.type}Repository implements ${n.type}Repository {
+  constructor(private readonly db: Database<${n.pascal}Tables>) {}
 
   async findByIds(ids: readonly string[]): Promise<${n.type}Record[]> {
     if (ids.length === 0) return [];
-    return this.db.all<Row>(\`SELECT * FROM ${n.table} WHERE id IN (\${inList(ids.length)})\`, ids).map(toRecord);
+    return this.db.kysely.selectFrom("${n.table}").select(COLUMNS).where("id", "in", ids).execute();
   }
 
   async list(limit: number): Promise<${n.type}Record[]> {
-    return this.db.all<Row>("SELECT * FROM ${n.table} ORDER BY created_at DESC, id LIMIT ?", [limit]).map(toRecord);
+    return this.db.kysely
+      .selectFrom("${n.table}")
+      .select(COLUMNS)
+      .orderBy("created_at", "desc")
+      .orderBy("id")
+      .limit(limit)
+      .execute();
   }
 
   async create(title: string, createdBy: string): Promise<${n.type}Record> {
     const record = { id: randomUUID(), title, createdBy, createdAt: new Date().toISOString() };
-    this.db.run("INSERT INTO ${n.table} (id, title, created_by, created_at) VALUES (?, ?, ?, ?)", [
-      record.id,
-      record.title,
-      record.createdBy,
-      record.createdAt,
-    ]);
+    await this.db.kysely
+      .insertInto("${n.table}")
+      .values({ id: record.id, title, created_by: createdBy, created_at: record.createdAt })
+      .execute();
     return record;
   }
 }
@@ -241,23 +242,23 @@ import {
   type ServiceOptions,
   type SubgraphService,
 } from "../kit/server.ts";
-import type { SqliteDatabase } from "../shared/db.ts";
+import type { Database } from "../shared/db.ts";
 import { create${n.pascal}Loaders } from "./loaders.ts";
-import { migrations } from "./migrations.ts";
-import { Sqlite${n.type}Repository } from "./repository.ts";
+import { migrations, type ${n.pascal}Tables } from "./migrations.ts";
+import { Sql${n.type}Repository } from "./repository.ts";
 import { create${n.pascal}Resolvers } from "./resolvers.ts";
 
 export type ${n.pascal}ServiceOptions = ServiceOptions;
 
-export type ${n.pascal}Service = SubgraphService & { readonly db: SqliteDatabase };
+export type ${n.pascal}Service = SubgraphService & { readonly db: Database<${n.pascal}Tables> };
 
 /** Builds the ${n.name} subgraph without listening. */
 export async function ${n.factory}(options: ${n.pascal}ServiceOptions): Promise<${n.pascal}Service> {
-  const db = openDatabase(options.databasePath, migrations);
+  const db = await openDatabase<${n.pascal}Tables>("${n.name}", options, migrations);
   return buildOrRelease(
     () => db.close(),
     async () => {
-      const repository = new Sqlite${n.type}Repository(db);
+      const repository = new Sql${n.type}Repository(db);
       const service = await createSubgraphService({
         ...options,
         name: "${n.name}",

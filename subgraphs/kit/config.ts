@@ -14,8 +14,17 @@ export interface ServiceConfig {
   readonly port: number;
   /** HOST. @default "127.0.0.1" */
   readonly host: string;
-  /** DATABASE_PATH, else DATA_DIR/<name>.db. @default ".data/<name>.db" */
+  /** DATABASE_PATH, else DATA_DIR/<name>.db; the SQLite file when DATABASE_URL is unset. @default ".data/<name>.db" */
   readonly databasePath: string;
+  /**
+   * DATABASE_URL, a `postgres://` URL: the service keeps its data in PostgreSQL, in the schema
+   * `databaseSchemaPrefix` + name. @default undefined (SQLite at `databasePath`)
+   */
+  readonly databaseUrl?: string;
+  /** DATABASE_SCHEMA_PREFIX, prepended to the service name to form its PostgreSQL schema. @default "" */
+  readonly databaseSchemaPrefix: string;
+  /** DATABASE_POOL_SIZE, the most PostgreSQL connections the service holds at once. @default 10 */
+  readonly databasePoolSize: number;
   /**
    * INTERNAL_SECRET, 32+ characters, signing identity tokens between the gateway and the services.
    * @default a development secret, only outside production while listening on loopback
@@ -88,6 +97,48 @@ export const variable = {
         error: (issue) =>
           `must be a single token without spaces (at most 512 characters), got "${String(issue.input)}"`,
       }),
+  /** A whole number from 1 to `max`. */
+  count: (fallback: number, max: number) =>
+    z
+      .string()
+      .optional()
+      .transform((raw, ctx) => {
+        if (raw === undefined) return fallback;
+        const value = Number(raw);
+        if (/^\d+$/.test(raw) && value >= 1 && value <= max) return value;
+        ctx.addIssue({ code: "custom", message: `must be a whole number from 1 to ${max}, got "${raw}"` });
+        return z.NEVER;
+      }),
+  /**
+   * A `postgres://` (or `postgresql://`) URL; undefined when unset. The message never repeats the
+   * value: it may hold a password.
+   */
+  postgresUrl: () =>
+    z
+      .string()
+      .optional()
+      .transform((raw, ctx) => {
+        if (raw === undefined) return undefined;
+        const protocol = URL.canParse(raw) ? new URL(raw).protocol : null;
+        if (protocol === "postgres:" || protocol === "postgresql:") return raw;
+        ctx.addIssue({
+          code: "custom",
+          message: `must be a postgres:// URL${protocol ? `, got a ${protocol} URL` : ""}`,
+        });
+        return z.NEVER;
+      }),
+  /**
+   * The start of PostgreSQL schema names: put on the search path unquoted, so only lower-case
+   * letters, digits and _, not starting with a digit, short enough to leave room for the service name.
+   */
+  schemaPrefix: () =>
+    z
+      .string()
+      .default("")
+      .refine((raw) => /^([a-z_][a-z0-9_]*)?$/.test(raw) && raw.length <= 40, {
+        error: (issue) =>
+          `must be lower-case letters, digits and _ (at most 40, not starting with a digit), got "${String(issue.input)}"`,
+      }),
 };
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -100,6 +151,10 @@ function serviceVariables(defaultPort: number) {
     HOST: variable.text("127.0.0.1"),
     DATABASE_PATH: z.string().optional(),
     DATA_DIR: variable.text(".data"),
+    DATABASE_URL: variable.postgresUrl(),
+    DATABASE_SCHEMA_PREFIX: variable.schemaPrefix(),
+    // PostgreSQL allows 100 connections by default: a pool past that from one service is a typo.
+    DATABASE_POOL_SIZE: variable.count(10, 100),
     // Checked with HOST and NODE_ENV below: whether a default is allowed depends on both.
     INTERNAL_SECRET: z.string().optional(),
     LOG_LEVEL: z
@@ -177,6 +232,9 @@ export function readServiceConfig<S extends z.ZodRawShape, C extends object>(
     port: vars.PORT,
     host: vars.HOST,
     databasePath: vars.DATABASE_PATH ?? resolve(vars.DATA_DIR, `${definition.name}.db`),
+    ...(vars.DATABASE_URL !== undefined && { databaseUrl: vars.DATABASE_URL }),
+    databaseSchemaPrefix: vars.DATABASE_SCHEMA_PREFIX,
+    databasePoolSize: vars.DATABASE_POOL_SIZE,
     internalSecret: secret.secret,
     production,
     logLevel: vars.LOG_LEVEL,

@@ -12,6 +12,7 @@ import { type DocumentNode, GraphQLError, parse } from "graphql";
 import { type Logger, pino } from "pino";
 import { requestIdOf } from "../../common/request-id.ts";
 import { validTraceparent } from "../../common/trace-context.ts";
+import type { DatabaseOptions } from "../shared/db.ts";
 import { IDENTITY_HEADER, type Identity, verifyIdentity } from "./identity.ts";
 import { observeService } from "./observability.ts";
 import { requestScope } from "./request-scope.ts";
@@ -59,9 +60,7 @@ export interface SubgraphService {
 }
 
 /** What every subgraph's factory takes; a `ServiceConfig` has all of it. */
-export interface ServiceOptions {
-  /** SQLite file, or ":memory:" for a throw-away store. */
-  databasePath: string;
+export interface ServiceOptions extends DatabaseOptions {
   /** Shared secret that verifies incoming identity tokens and signs this service's calls to its peers. */
   internalSecret: string;
   /** Hides stack traces and introspection. @default false */

@@ -6,12 +6,12 @@ import {
   type ServiceOptions,
   type SubgraphService,
 } from "../kit/server.ts";
-import type { SqliteDatabase } from "../shared/db.ts";
+import type { Database } from "../shared/db.ts";
 import { createPaymentLoaders } from "./loaders.ts";
-import { migrations } from "./migrations.ts";
+import { migrations, type PaymentsTables } from "./migrations.ts";
 import { createOrdersClient } from "./orders-client.ts";
 import { createPaymentProvider, type PaymentProviderOptions } from "./provider.ts";
-import { SqlitePaymentRepository } from "./repository.ts";
+import { SqlPaymentRepository } from "./repository.ts";
 import { createPaymentResolvers } from "./resolvers.ts";
 
 export interface PaymentsServiceOptions extends ServiceOptions {
@@ -28,7 +28,7 @@ export interface PaymentsServiceOptions extends ServiceOptions {
 
 export type PaymentsService = SubgraphService & {
   /** The service's database; tests read `queryCount` through it. */
-  readonly db: SqliteDatabase;
+  readonly db: Database<PaymentsTables>;
 };
 
 function requireHttpUrl(name: string, value: string): void {
@@ -49,7 +49,7 @@ export async function createPaymentsService(options: PaymentsServiceOptions): Pr
   requireHttpUrl("provider.url", options.provider.url);
   if (!options.provider.apiKey) throw new TypeError("provider.apiKey must not be empty");
 
-  const db = openDatabase(options.databasePath, migrations);
+  const db = await openDatabase<PaymentsTables>("payments", options, migrations);
   const orders = createOrdersClient({
     url: options.ordersUrl,
     internalSecret: options.internalSecret,
@@ -58,10 +58,10 @@ export async function createPaymentsService(options: PaymentsServiceOptions): Pr
   const provider = createPaymentProvider({ ...options.provider, logger: options.logger });
   const release = async () => {
     await Promise.allSettled([orders.close(), provider.close()]);
-    db.close();
+    await db.close();
   };
   return buildOrRelease(release, async () => {
-    const repository = new SqlitePaymentRepository(db, { processingLeaseMs: options.processingLeaseMs });
+    const repository = new SqlPaymentRepository(db, { processingLeaseMs: options.processingLeaseMs });
     const service = await createSubgraphService({
       ...options,
       name: "payments",

@@ -6,6 +6,7 @@ import { createOrdersService } from "../../subgraphs/orders/server.ts";
 import { createPaymentsService } from "../../subgraphs/payments/server.ts";
 import { createProductsService } from "../../subgraphs/products/server.ts";
 import { createUsersService, type UsersServiceOptions } from "../../subgraphs/users/server.ts";
+import { testDatabase } from "./database.ts";
 
 export const silent = pino({ level: "silent" });
 
@@ -30,12 +31,13 @@ export function composeFor(urls: Record<string, string>): string {
 
 export interface ServicesOptions {
   /** More options for the users service (OAuth clients, token lifetimes). @default none */
-  users?: Partial<Omit<UsersServiceOptions, "databasePath" | "internalSecret">>;
+  users?: Partial<Omit<UsersServiceOptions, "databasePath" | "databaseUrl" | "internalSecret">>;
 }
 
 /**
- * Starts the four subgraphs and the provider sandbox for real, each on port 0 with an in-memory
- * database and one shared random internal secret. Always `close()` them.
+ * Starts the four subgraphs and the provider sandbox for real, each on port 0 with a fresh store
+ * (SQLite in memory, or PostgreSQL schemas of their own when DATABASE_URL is set) and one shared
+ * random internal secret. Always `close()` them.
  */
 export async function startServices(options: ServicesOptions = {}): Promise<Services> {
   const internalSecret = randomBytes(32).toString("hex");
@@ -48,7 +50,7 @@ export async function startServices(options: ServicesOptions = {}): Promise<Serv
     const sandboxUrl = await sandbox.listen(0);
     closers.push(() => sandbox.close());
 
-    const common = { databasePath: ":memory:", internalSecret, logger: silent };
+    const common = { ...testDatabase(), internalSecret, logger: silent };
     const users = await createUsersService({ ...common, ...options.users });
     const usersUrl = await users.listen(0);
     closers.push(() => users.close());

@@ -6,6 +6,7 @@ import { after, before, test } from "node:test";
 import { loadConfig } from "../../gateway/config.ts";
 import { createGateway, type Gateway } from "../../gateway/gateway.ts";
 import { createProductsService } from "../../subgraphs/products/server.ts";
+import { testDatabase } from "../helpers/database.ts";
 import { freePort } from "../helpers/net.ts";
 import { type Services, silent, startServices } from "../helpers/services.ts";
 
@@ -21,7 +22,7 @@ const deadUrl = async () => `http://127.0.0.1:${await freePort()}/graphql`;
 before(async () => {
   services = await startServices();
   second = await createProductsService({
-    databasePath: ":memory:",
+    ...testDatabase(),
     internalSecret: services.internalSecret,
     logger: silent,
   });

@@ -8,6 +8,7 @@ import { pino } from "pino";
 import { loadConfig } from "../../gateway/config.ts";
 import { createGateway, type Gateway } from "../../gateway/gateway.ts";
 import { createProductsService } from "../../subgraphs/products/server.ts";
+import { testDatabase } from "../helpers/database.ts";
 import { composeFor, type Services, startServices } from "../helpers/services.ts";
 
 type Line = Record<string, unknown> & { msg?: string; requestId?: string };
@@ -35,7 +36,7 @@ before(async () => {
   services = await startServices();
   // A products service of our own, so its log lines can be read.
   products = await createProductsService({
-    databasePath: ":memory:",
+    ...testDatabase(),
     internalSecret: services.internalSecret,
     logger: pino({ name: "products", level: "info" }, productsLog.stream),
   });

@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { testDatabaseEnv } from "../helpers/database.ts";
 import { freePort } from "../helpers/net.ts";
 
 const dirs: string[] = [];
@@ -58,7 +59,7 @@ async function startShop(
   const ports: Record<string, string> = {};
   for (const name of names) ports[name] = String(await freePort());
   const launcher = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
-    env: { ...process.env, ...ports, DATA_DIR: dir, LOG_LEVEL: "warn", ...env },
+    env: { ...process.env, ...ports, ...testDatabaseEnv(), DATA_DIR: dir, LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   launchers.push(launcher);
