@@ -156,13 +156,18 @@ describe("plugin", () => {
     ),
   );
 
+  /** The request as Apollo Server goes on with it, or the refusal it meets at didResolveOperation. */
   async function run(only: boolean, request: GraphQLRequest): Promise<GraphQLRequest | GraphQLError> {
     const plugin = trustedDocumentsPlugin({ documents, only });
+    // biome-ignore lint/suspicious/noExplicitAny: only `request` is read by these hooks
+    const listener = await plugin.requestDidStart!({ request } as any);
     try {
-      // biome-ignore lint/suspicious/noExplicitAny: only `request` is read by this hook
-      await plugin.requestDidStart!({ request } as any);
+      // biome-ignore lint/suspicious/noExplicitAny: the refusal reads nothing of the context
+      await listener?.didResolveOperation?.({} as any);
       return request;
     } catch (error) {
+      assert.equal(request.query, "{ __typename }", "the untrusted text is never parsed");
+      assert.equal(request.extensions?.persistedQuery, undefined, "nothing to look up or register");
       return error as GraphQLError;
     }
   }
