@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { OperationLabels } from "../../gateway/observability/metrics.ts";
+import { Counter, Histogram, Registry } from "prom-client";
+import { forgetOperation, OperationLabels } from "../../gateway/observability/metrics.ts";
 
 const MINUTE = 60_000;
 
@@ -84,4 +85,20 @@ test("new names followed while they earn are bounded; the rest wait", () => {
   labels.of("Late");
   at(4 * MINUTE);
   assert.equal(labels.of("Late"), "Late");
+});
+
+test("a retired name's series are removed from the operation counter and histogram; others stay", async () => {
+  const registers = [new Registry()];
+  const labelNames = ["operation", "type"] as const;
+  const counter = new Counter({ name: "ops_total", help: "ops", labelNames, registers });
+  const histogram = new Histogram({ name: "ops_seconds", help: "ops", labelNames, buckets: [1], registers });
+  for (const operation of ["Gone", "Kept"]) {
+    counter.inc({ operation, type: "query" });
+    histogram.observe({ operation, type: "query" }, 0.5);
+  }
+  await forgetOperation([counter, histogram], "Gone");
+  const text = await registers[0]!.metrics();
+  assert.doesNotMatch(text, /Gone/);
+  assert.match(text, /ops_total\{operation="Kept",type="query"\} 1/);
+  assert.match(text, /ops_seconds_count\{operation="Kept",type="query"\} 1/);
 });
