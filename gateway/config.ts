@@ -5,6 +5,7 @@ import { resolveInternalSecret } from "../common/index.ts";
 import { DEFAULT_THROTTLE_EXEMPT, type GuardsConfig, parseCidrs, parseOverrides } from "./guards/index.ts";
 import { type ObservabilityConfig, tracesUrlOf } from "./observability/index.ts";
 import type { ResponseCacheConfig } from "./response-cache/index.ts";
+import type { TrustedDocumentsConfig } from "./trusted-documents/index.ts";
 
 export interface AuthConfig {
   /** JWKS of the token issuer. @default the `users` subgraph's `/.well-known/jwks.json` */
@@ -91,6 +92,8 @@ export interface GatewayConfig {
   readonly guards: GuardsConfig;
   /** Whole PUBLIC answers kept and served again (see gateway/response-cache/). */
   readonly responseCache: ResponseCacheConfig;
+  /** The persisted query manifest and trusted-only mode (see gateway/trusted-documents/). */
+  readonly trustedDocuments: TrustedDocumentsConfig;
 }
 
 export class ConfigError extends Error {
@@ -209,6 +212,8 @@ const ENVIRONMENT = z.object({
   LOG_REQUESTS: flag,
   METRICS_ENABLED: flag,
   METRICS_MAX_OPERATION_NAMES: integer(0, 10_000),
+  METRICS_OPERATION_EARN_MINUTES: integer(1, 1440),
+  METRICS_OPERATION_RETIRE_MINUTES: integer(1, 30 * 1440),
   OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl,
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: httpUrl,
   OTEL_TRACES_EXPORTER: text,
@@ -257,6 +262,9 @@ const ENVIRONMENT = z.object({
   BLOCK_THRESHOLD: integer(0, 1_000_000),
   BLOCK_WINDOW_SECONDS: integer(1, 86_400),
   BLOCK_DURATION_SECONDS: integer(1, 30 * 86_400),
+  // Trusted documents
+  TRUSTED_DOCUMENTS: text,
+  TRUSTED_DOCUMENTS_ONLY: flag,
 });
 
 type Environment = z.infer<typeof ENVIRONMENT>;
@@ -336,6 +344,8 @@ function configOf(env: Environment, production: boolean): GatewayConfig {
       logRequests: env.LOG_REQUESTS ?? true,
       metricsEnabled: env.METRICS_ENABLED ?? true,
       maxOperationNames: env.METRICS_MAX_OPERATION_NAMES ?? 100,
+      operationEarnMinutes: env.METRICS_OPERATION_EARN_MINUTES ?? 3,
+      operationRetireMinutes: env.METRICS_OPERATION_RETIRE_MINUTES ?? 60,
       otlpTracesUrl: tracesOff
         ? null
         : (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (tracesBase === null ? null : tracesUrlOf(tracesBase))),
@@ -374,7 +384,17 @@ function configOf(env: Environment, production: boolean): GatewayConfig {
       blockWindowSeconds: env.BLOCK_WINDOW_SECONDS ?? 60,
       blockDurationSeconds: env.BLOCK_DURATION_SECONDS ?? 900,
     },
+    trustedDocuments: trustedDocumentsConfig(env, production),
   };
+}
+
+/** Trusted-only mode needs a manifest; with one, production runs only what it lists unless told otherwise. */
+function trustedDocumentsConfig(env: Environment, production: boolean): TrustedDocumentsConfig {
+  const path = env.TRUSTED_DOCUMENTS === null ? null : resolve(env.TRUSTED_DOCUMENTS);
+  if (path === null && env.TRUSTED_DOCUMENTS_ONLY === true) {
+    throw new ConfigError("TRUSTED_DOCUMENTS must be set too: TRUSTED_DOCUMENTS_ONLY runs only the documents it lists");
+  }
+  return { path, only: path !== null && (env.TRUSTED_DOCUMENTS_ONLY ?? production) };
 }
 
 /** Token introspection is on when its URL and client credentials are all given, off when none is. */

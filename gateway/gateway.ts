@@ -25,8 +25,9 @@ import { healthRoutes } from "./health.ts";
 import { createObservability, metricsRoutes, REDACT_PATHS } from "./observability/index.ts";
 import { composePipeline } from "./pipeline.ts";
 import { createResponseCache } from "./response-cache/index.ts";
-import { REST_PREFIX, restRoutes } from "./rest/index.ts";
+import { REST_PREFIX, ROUTES, restRoutes } from "./rest/index.ts";
 import { FileSupergraphManager, subgraphUrls } from "./supergraph.ts";
+import { createTrustedDocuments } from "./trusted-documents/index.ts";
 import {
   balancedTransport,
   createSubgraphTransport,
@@ -97,12 +98,18 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
       logger.info({ version: state.version, jwksUrl }, "supergraph loaded");
     },
   });
+  // The REST shim's operations are the gateway's own documents: trusted without a manifest.
+  const trusted = createTrustedDocuments(config.trustedDocuments, {
+    own: ROUTES.map((route) => route.operation),
+    logger,
+  });
   // Request ids, the request log, metrics and (with an OTLP endpoint) tracing.
   const observability = createObservability(config.observability, {
     logger,
     requestLogger,
     supergraph: () => supergraph.state,
     metrics: guards.metrics,
+    trustedOperationNames: trusted.documents.operationNames,
   });
 
   const gateway = new ApolloGateway({
@@ -147,6 +154,7 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
       plugins: observability.plugins as ApolloServerPlugin<GatewayContext>[],
     },
     guards,
+    trustedDocuments: trusted,
     authorization: { plugin: authorization.plugin as ApolloServerPlugin<GatewayContext> },
     responseCache: { plugins: responseCache.plugins as readonly ApolloServerPlugin<GatewayContext>[] },
     subgraphStatus: subgraphUnavailableStatus() as ApolloServerPlugin<GatewayContext>,
@@ -169,6 +177,8 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     validationRules: guards.validationRules,
     allowBatchedHttpRequests: guards.allowBatchedHttpRequests,
     csrfPrevention: true,
+    // Trusted-only mode registers nothing: APQ (Apollo's in-memory cache) only outside it.
+    ...(trusted.only && { persistedQueries: false as const }),
     // index.ts owns signal handling; Apollo's own would race it.
     stopOnTerminationSignals: false,
     logger: apolloLogger(logger),

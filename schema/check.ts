@@ -12,7 +12,6 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Supergraph } from "@apollo/federation-internals";
 import { type Change, CriticalityLevel, DiffRule, diff } from "@graphql-inspector/core";
-import { globSync } from "glob";
 import {
   type DocumentNode,
   type GraphQLNamedType,
@@ -28,6 +27,7 @@ import {
   visit,
   visitWithTypeInfo,
 } from "graphql";
+import { globSync } from "tinyglobby";
 import { parse as parseYaml } from "yaml";
 import { type Composition, CompositionError, compose, DEFAULT_CONFIG, loadSubgraphSources } from "./compose.ts";
 
@@ -251,7 +251,7 @@ export function readAcknowledgements(file: string): Acknowledgement[] {
 /** .graphql files matching the globs, and the operations of Apollo persisted-query manifests. */
 export function readTrustedDocuments(globs: readonly string[], manifests: readonly string[]): TrustedDocument[] {
   const documents: TrustedDocument[] = [];
-  for (const file of globSync([...globs], { nodir: true }).sort()) {
+  for (const file of globSync([...globs], { onlyFiles: true }).sort()) {
     documents.push({ name: file, body: readFileSync(file, "utf8") });
   }
   for (const file of manifests) {

@@ -33,6 +33,8 @@ export interface ObservabilityOptions {
   supergraph: () => SupergraphState | null;
   /** Series owned by other gateway concerns, served on the same /metrics. @default [] */
   metrics?: readonly Metric[];
+  /** Operation names that always keep their metric label (trusted documents). @default none */
+  trustedOperationNames?: Iterable<string>;
 }
 
 export interface Observability {
@@ -67,6 +69,9 @@ export function createObservability(config: ObservabilityConfig, options: Observ
   const metrics = createGatewayMetrics({
     supergraph: options.supergraph,
     maxOperationNames: config.maxOperationNames,
+    operationEarnMinutes: config.operationEarnMinutes,
+    operationRetireMinutes: config.operationRetireMinutes,
+    ...(options.trustedOperationNames && { pinnedOperationNames: options.trustedOperationNames }),
     ...(options.metrics && { metrics: options.metrics }),
   });
   const tracing = config.otlpTracesUrl
