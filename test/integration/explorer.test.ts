@@ -219,6 +219,8 @@ describe("the status data over HTTP", () => {
         SUPERGRAPH_PATH: stack.supergraphPath,
         LOG_LEVEL: "silent",
         SUBGRAPH_URLS: `products=${stack.subgraphUrls.products}|${deadInstance}`,
+        // Every request must reach the subgraphs here: the response cache would answer repeats itself.
+        RESPONSE_CACHE: "false",
       }),
       { logger: silent },
     );

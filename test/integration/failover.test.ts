@@ -34,6 +34,8 @@ before(async () => {
     INTERNAL_SECRET: services.internalSecret,
     SUPERGRAPH_PATH: supergraphPath,
     SUBGRAPH_URLS: `products=${await deadUrl()}|${services.subgraphUrls.products}|${secondUrl}`,
+    // Every request must reach the subgraphs here: the response cache would answer repeats itself.
+    RESPONSE_CACHE: "false",
     LOG_LEVEL: "silent",
   });
   gateway = await createGateway(config, { logger: silent });
