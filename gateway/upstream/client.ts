@@ -11,6 +11,7 @@ import { Agent, type Dispatcher } from "undici";
 import { IDENTITY_HEADER, IDENTITY_TTL_SECONDS, type IdentitySecret, signIdentity } from "../../common/index.ts";
 import type { CallerIdentity, SubgraphCall, SubgraphCallContext } from "../context.ts";
 import { addSubgraphCall, type SubgraphCallObserver } from "../observability/index.ts";
+import { DEADLINE_EXCEEDED } from "./pool.ts";
 
 export { IDENTITY_HEADER, signIdentity };
 
@@ -29,7 +30,17 @@ export interface SubgraphResponse {
 export interface SubgraphRequest {
   headers: Record<string, string>;
   body: string;
+  /** When the gateway stops waiting for the whole client request (epoch ms). @default none */
+  deadline?: number | undefined;
+  /** A mutation may have run once sent: never repeated then. @default read from the body */
+  mutation?: boolean | undefined;
 }
+
+/**
+ * The time a subgraph has for one fetch, in milliseconds: the smaller of the per-fetch timeout and
+ * what is left of the client request's deadline. A subgraph stops working on it past that.
+ */
+export const REQUEST_TIMEOUT_HEADER = "x-request-timeout-ms";
 
 /** Sends one request to one subgraph instance. */
 export type SubgraphTransport = (url: string, request: SubgraphRequest) => Promise<SubgraphResponse>;
@@ -40,6 +51,8 @@ export type SubgraphTransport = (url: string, request: SubgraphRequest) => Promi
  */
 export function createSubgraphTransport(timeoutMs: number): {
   transport: SubgraphTransport;
+  /** `GET /healthz` on the instance's origin: true on a 2xx within the timeout. */
+  probe: (url: string, timeoutMs: number) => Promise<boolean>;
   close: () => Promise<void>;
 } {
   const agent = new Agent({
@@ -59,12 +72,36 @@ export function createSubgraphTransport(timeoutMs: number): {
     }
     return target;
   };
-  const transport: SubgraphTransport = async (url, { headers, body }) => {
+  const transport: SubgraphTransport = async (url, { headers, body, deadline }) => {
+    // One deadline per client request: each try (retries too) gets what is left of it, at most timeoutMs.
+    const left = deadline === undefined ? timeoutMs : Math.min(timeoutMs, Math.floor(deadline - Date.now()));
+    if (left <= 0) throw Object.assign(new Error("the request's deadline has passed"), { code: DEADLINE_EXCEEDED });
+    headers[REQUEST_TIMEOUT_HEADER] = String(left);
     const { origin, path } = targetOf(url);
-    const response: Dispatcher.ResponseData = await agent.request({ origin, path, method: "POST", headers, body });
+    const response: Dispatcher.ResponseData = await agent.request({
+      origin,
+      path,
+      method: "POST",
+      headers,
+      body,
+      headersTimeout: left,
+      bodyTimeout: left,
+    });
     return { status: response.statusCode, url, headers: response.headers, body: await response.body.text() };
   };
-  return { transport, close: () => agent.close() };
+  const probe = async (url: string, probeTimeoutMs: number): Promise<boolean> => {
+    const { origin } = targetOf(url);
+    const response = await agent.request({
+      origin,
+      path: "/healthz",
+      method: "GET",
+      headersTimeout: probeTimeoutMs,
+      bodyTimeout: probeTimeoutMs,
+    });
+    await response.body.dump();
+    return response.statusCode >= 200 && response.statusCode < 300;
+  };
+  return { transport, probe, close: () => agent.close() };
 }
 
 /**
@@ -188,12 +225,17 @@ export class SubgraphDataSource implements GraphQLDataSource<SubgraphCallContext
       ...(request.operationName && { operationName: request.operationName }),
       ...(request.extensions && { extensions: request.extensions }),
     });
-    if (this.options.dedupe === false || isMutation(options)) return this.options.send(this.url, { headers, body });
+    const deadline = context?.deadline;
+    const mutation = isMutation(options);
+    if (this.options.dedupe === false || mutation)
+      return this.options.send(this.url, { headers, body, deadline, mutation });
     // Identical fetches (the identity token stands for the caller) share one answer; each parses its own copy.
     const key = `${identityToken ?? ""}\0${body}`;
     let shared = this.inFlight.get(key);
     if (!shared) {
-      shared = this.options.send(this.url, { headers, body });
+      // The first caller's deadline bounds the shared fetch: the others joined later, so they lose at
+      // most the time by which they were late.
+      shared = this.options.send(this.url, { headers, body, deadline, mutation });
       this.inFlight.set(key, shared);
       const forget = () => this.inFlight.delete(key);
       shared.then(forget, forget);

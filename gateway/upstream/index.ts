@@ -3,11 +3,19 @@ export {
   createSubgraphTransport,
   IDENTITY_HEADER,
   IdentitySigner,
+  REQUEST_TIMEOUT_HEADER,
   SubgraphDataSource,
   type SubgraphRequest,
   type SubgraphResponse,
   type SubgraphTransport,
   signIdentity,
 } from "./client.ts";
-export { balancedTransport, InstancePool } from "./pool.ts";
+export {
+  balancedTransport,
+  type CircuitState,
+  InstancePool,
+  type InstancePoolOptions,
+  type InstanceProbe,
+} from "./pool.ts";
+export { RetryBudget, type RetryBudgetOptions } from "./retry-budget.ts";
 export { subgraphUnavailableStatus } from "./status.ts";
