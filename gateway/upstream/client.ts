@@ -8,12 +8,18 @@ import { context as otelContext, propagation, type TextMapSetter } from "@opente
 import { GraphQLError, Kind, OperationTypeNode } from "graphql";
 import { LRUCache } from "lru-cache";
 import { Agent, type Dispatcher } from "undici";
-import { IDENTITY_HEADER, IDENTITY_TTL_SECONDS, type IdentitySecret, signIdentity } from "../../common/index.ts";
+import {
+  IDENTITY_HEADER,
+  IDENTITY_TTL_SECONDS,
+  type IdentitySecret,
+  REQUEST_TIMEOUT_HEADER,
+  signIdentity,
+} from "../../common/index.ts";
 import type { CallerIdentity, SubgraphCall, SubgraphCallContext } from "../context.ts";
 import { addSubgraphCall, type SubgraphCallObserver } from "../observability/index.ts";
 import { DEADLINE_EXCEEDED } from "./pool.ts";
 
-export { IDENTITY_HEADER, signIdentity };
+export { IDENTITY_HEADER, REQUEST_TIMEOUT_HEADER, signIdentity };
 
 /** A cached identity token is replaced this long before it expires, so no subgraph sees it expire in flight. */
 const IDENTITY_RENEW_BEFORE_SECONDS = 15;
@@ -35,12 +41,6 @@ export interface SubgraphRequest {
   /** A mutation may have run once sent: never repeated then. @default read from the body */
   mutation?: boolean | undefined;
 }
-
-/**
- * The time a subgraph has for one fetch, in milliseconds: the smaller of the per-fetch timeout and
- * what is left of the client request's deadline. A subgraph stops working on it past that.
- */
-export const REQUEST_TIMEOUT_HEADER = "x-request-timeout-ms";
 
 /** Sends one request to one subgraph instance. */
 export type SubgraphTransport = (url: string, request: SubgraphRequest) => Promise<SubgraphResponse>;
@@ -73,7 +73,8 @@ export function createSubgraphTransport(timeoutMs: number): {
     return target;
   };
   const transport: SubgraphTransport = async (url, { headers, body, deadline }) => {
-    // One deadline per client request: each try (retries too) gets what is left of it, at most timeoutMs.
+    // One deadline per client request: each try (retries too) gets what is left of it, at most
+    // timeoutMs, and the subgraph is told, so it stops when the gateway stops waiting.
     const left = deadline === undefined ? timeoutMs : Math.min(timeoutMs, Math.floor(deadline - Date.now()));
     if (left <= 0) throw Object.assign(new Error("the request's deadline has passed"), { code: DEADLINE_EXCEEDED });
     headers[REQUEST_TIMEOUT_HEADER] = String(left);

@@ -1,6 +1,7 @@
 import { context, propagation } from "@opentelemetry/api";
 import { GraphQLError } from "graphql";
 import { Agent, request } from "undici";
+import { REQUEST_TIMEOUT_HEADER } from "../../common/deadline.ts";
 import { IDENTITY_HEADER, signIdentity } from "../../common/identity-token.ts";
 import { REQUEST_ID_HEADER } from "../../common/request-id.ts";
 import { domainError, ErrorCode } from "../shared/errors.ts";
@@ -45,6 +46,18 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
   const dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: 32 });
   return {
     async request<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+      // The serving request's deadline bounds the peer call too, and the peer is told what is left.
+      const deadline = requestScope.getStore()?.deadline;
+      const left = deadline === undefined ? timeout : Math.min(timeout, Math.floor(deadline - Date.now()));
+      if (left <= 0) {
+        throw domainError(
+          ErrorCode.SUBGRAPH_UNAVAILABLE,
+          "The request's deadline passed before a service it needs was asked",
+          {
+            service: new URL(options.url).host,
+          },
+        );
+      }
       const token = await signIdentity(
         { service: options.service, scopes: new Set(["internal"]) },
         options.internalSecret,
@@ -55,10 +68,15 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
         const res = await request(options.url, {
           method: "POST",
           dispatcher,
-          headers: { "content-type": "application/json", [IDENTITY_HEADER]: token, ...scopeHeaders() },
+          headers: {
+            "content-type": "application/json",
+            [IDENTITY_HEADER]: token,
+            ...(deadline !== undefined && { [REQUEST_TIMEOUT_HEADER]: String(left) }),
+            ...scopeHeaders(),
+          },
           body: JSON.stringify({ query, variables }),
-          headersTimeout: timeout,
-          bodyTimeout: timeout,
+          headersTimeout: left,
+          bodyTimeout: left,
         });
         body = (await res.body.json()) as GraphQLResponse<T>;
       } catch {
