@@ -136,24 +136,33 @@ export class InstancePool {
    * The index of the instance to try next, skipping those whose bit is set in `tried`; -1 when no
    * instance may serve. Least outstanding first; among equals, the one after the last pick.
    * An open circuit whose time is up becomes half-open and this pick is its trial.
+   *
+   * `lastResort` (a retry, when the request would otherwise fail): if no closed circuit is left,
+   * the open one that opened first is tried anyway, as Envoy's panic routing does — an instance
+   * that came back since is used before a probe has noticed, and one still down costs only this
+   * request's retry, which the budget bounds.
    */
-  pick(tried = 0): number {
+  pick(tried = 0, lastResort = false): number {
     const now = this.now();
     const count = this.instances.length;
     let best = -1;
     let bestOutstanding = Number.POSITIVE_INFINITY;
+    let fallback = -1;
     for (let n = 0; n < count; n++) {
       const index = (this.next + n) % count;
       if (tried & (1 << index)) continue;
       const instance = this.instances[index]!;
-      if (instance.state === "half-open") continue; // its one trial is in flight
-      if (instance.state === "open" && instance.openUntil > now) continue;
+      if (instance.state !== "closed" && (instance.state === "half-open" || instance.openUntil > now)) {
+        // Half-open: its one trial is in flight. Open: not yet time for a trial.
+        if (fallback < 0 || instance.openUntil < this.instances[fallback]!.openUntil) fallback = index;
+        continue;
+      }
       if (instance.outstanding < bestOutstanding) {
         best = index;
         bestOutstanding = instance.outstanding;
       }
     }
-    if (best < 0) return -1;
+    if (best < 0) return lastResort ? fallback : -1;
     const chosen = this.instances[best]!;
     if (chosen.state === "open") chosen.state = "half-open";
     this.next = (best + 1) % count;
@@ -278,7 +287,7 @@ export function balancedTransport(pool: InstancePool, inner: SubgraphTransport):
     let lastError: unknown;
     let lastResponse: SubgraphResponse | undefined;
     for (;;) {
-      const index = pool.pick(tried);
+      const index = pool.pick(tried, tried !== 0);
       if (index < 0) {
         if (lastResponse) return lastResponse;
         throw lastError ?? coded(`no instance of subgraph "${pool.subgraph}" is available`, NO_INSTANCE);

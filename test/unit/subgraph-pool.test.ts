@@ -199,3 +199,21 @@ test("retries stop when the budget is spent, and the window slides", async () =>
   while (budget.tryWithdraw()) granted++;
   assert.equal(granted, 10);
 });
+
+test("a retry with no closed circuit left tries an open one rather than failing: it may be back already", async () => {
+  const p = pool({ t: 0 }, { failureThreshold: 1 });
+  for (const i of [1, 2]) {
+    p.acquire(i);
+    p.release(i, false);
+  }
+  const calls: string[] = [];
+  const send = balancedTransport(p, async (url) => {
+    calls.push(url);
+    if (url === "a") throw refused();
+    return answer(200);
+  });
+  assert.equal((await send("x", query)).status, 200);
+  assert.deepEqual(calls, ["a", "b"], "b's circuit opened first");
+  assert.equal(p.health()[1]!.circuit, "closed", "its answer closes it");
+  assert.equal(p.health()[2]!.circuit, "open");
+});
