@@ -17,7 +17,6 @@ import {
 } from "../../common/index.ts";
 import type { CallerIdentity, SubgraphCall, SubgraphCallContext } from "../context.ts";
 import { addSubgraphCall, type SubgraphCallObserver } from "../observability/index.ts";
-import { DEADLINE_EXCEEDED } from "./pool.ts";
 
 export { IDENTITY_HEADER, REQUEST_TIMEOUT_HEADER, signIdentity };
 
@@ -41,6 +40,9 @@ export interface SubgraphRequest {
   /** A mutation may have run once sent: never repeated then. @default read from the body */
   mutation?: boolean | undefined;
 }
+
+/** The code of the error a fetch fails with when the request's deadline passed before it could start. */
+export const DEADLINE_EXCEEDED = "EDEADLINE";
 
 /** Sends one request to one subgraph instance. */
 export type SubgraphTransport = (url: string, request: SubgraphRequest) => Promise<SubgraphResponse>;

@@ -1,4 +1,4 @@
-// Calls to the subgraphs: the keep-alive client that signs the caller's identity, instance pools with failover, and the 503 for an unreachable subgraph.
+// Calls to the subgraphs: the keep-alive client that signs the caller's identity and carries the deadline, instance pools (least outstanding, circuits, probes) with a retry budget, and the 503 for an unreachable subgraph.
 export {
   createSubgraphTransport,
   IDENTITY_HEADER,

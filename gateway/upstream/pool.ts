@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { SubgraphResponse, SubgraphTransport } from "./client.ts";
+import { DEADLINE_EXCEEDED, type SubgraphResponse, type SubgraphTransport } from "./client.ts";
 import { RetryBudget } from "./retry-budget.ts";
 
 /**
@@ -47,8 +47,6 @@ export interface InstancePoolOptions {
 
 /** Every circuit open: thrown without trying any instance. Not an instance's failure. */
 export const NO_INSTANCE = "ENOINSTANCE";
-/** The request's deadline passed before a (next) try could start. */
-export const DEADLINE_EXCEEDED = "EDEADLINE";
 
 /** At most this many instances per subgraph: tries are tracked in a bit mask. */
 const MAX_INSTANCES = 31;
