@@ -182,7 +182,7 @@ const signature = (attempt: number) => ({
 
 test("kill -9 one of two replicas of each subgraph in turn under steady load: no failed query, no mutation twice", {
   timeout: 60_000,
-}, async () => {
+}, async (t) => {
   const attempts: { attempt: number; ok: boolean; id?: string }[] = [];
   let attempt = 0;
   for (const name of NAMES) {
@@ -216,6 +216,7 @@ test("kill -9 one of two replicas of each subgraph in turn under steady load: no
     await orderLoop;
     const outcomes = await load.stop();
     assertNoFailures(outcomes, `killing a ${name} replica`);
+    t.diagnostic(`${name}: ${outcomes.length} queries, ${spanning(outcomes, killedAt)} in flight at the kill`);
     assert.ok(spanning(outcomes, killedAt) > 0, `queries were in flight when ${name} was killed`);
     assert.ok(outcomes.filter((o) => o.started > killedAt).length >= 30, "and kept coming after it");
   }
@@ -240,12 +241,14 @@ test("kill -9 one of two replicas of each subgraph in turn under steady load: no
       assert.ok(orders.some((o) => o.id === id));
     }
   }
-  assert.ok(attempts.filter((a) => a.ok).length >= NAMES.length, `orders went through (${attempts.length} tried)`);
+  const acknowledged = attempts.filter((a) => a.ok).length;
+  assert.ok(acknowledged >= NAMES.length, `orders went through (${acknowledged} of ${attempts.length})`);
+  t.diagnostic(`${acknowledged} of ${attempts.length} orders acknowledged across the kills`);
 });
 
 test("a rolling restart of every replica of every service under load: no failed query", {
   timeout: 60_000,
-}, async () => {
+}, async (t) => {
   const load = steadyLoad(4);
   await load.more(10);
   const restarts: { name: string; stoppedAt: number; readyAt: number }[] = [];
@@ -260,6 +263,7 @@ test("a rolling restart of every replica of every service under load: no failed 
   }
   const outcomes = await load.stop();
   assertNoFailures(outcomes, "rolling restart");
+  t.diagnostic(`${outcomes.length} queries across ${restarts.length} restarts`);
   for (const { name, stoppedAt, readyAt } of restarts) {
     assert.ok(spanning(outcomes, stoppedAt) > 0, `queries in flight when a ${name} replica was told to stop`);
     assert.ok(
