@@ -53,7 +53,10 @@ export type SubgraphTransport = (url: string, request: SubgraphRequest) => Promi
  */
 export function createSubgraphTransport(timeoutMs: number): {
   transport: SubgraphTransport;
-  /** `GET /healthz` on the instance's origin: true on a 2xx within the timeout. */
+  /**
+   * `GET /healthz` on the instance's origin: true when it answers below 500 within the timeout (a
+   * subgraph without that path, e.g. an external one, still shows it is up with its 404).
+   */
   probe: (url: string, timeoutMs: number) => Promise<boolean>;
   close: () => Promise<void>;
 } {
@@ -102,7 +105,7 @@ export function createSubgraphTransport(timeoutMs: number): {
       bodyTimeout: probeTimeoutMs,
     });
     await response.body.dump();
-    return response.statusCode >= 200 && response.statusCode < 300;
+    return response.statusCode < 500;
   };
   return { transport, probe, close: () => agent.close() };
 }

@@ -73,6 +73,7 @@ export class InstancePool {
   private readonly now: () => number;
   private readonly logger: Pick<Logger, "warn" | "info"> | undefined;
   private probeTimer: NodeJS.Timeout | null = null;
+  private probing = false;
 
   constructor(options: InstancePoolOptions) {
     if (options.urls.length === 0) throw new Error(`subgraph "${options.subgraph}" has no instances`);
@@ -183,6 +184,17 @@ export class InstancePool {
 
   /** Probes every instance once now (the timer does this every interval). */
   async probeAll(probe: InstanceProbe, timeoutMs: number): Promise<void> {
+    // A round slower than the interval is not overtaken by the next.
+    if (this.probing) return;
+    this.probing = true;
+    try {
+      await this.probeRound(probe, timeoutMs);
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private async probeRound(probe: InstanceProbe, timeoutMs: number): Promise<void> {
     await Promise.all(
       this.instances.map(async (instance) => {
         let ok = false;

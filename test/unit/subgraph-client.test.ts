@@ -12,6 +12,7 @@ import {
   type SubgraphRequest,
   type SubgraphTransport,
 } from "../../gateway/upstream/index.ts";
+import { freePort } from "../helpers/net.ts";
 
 const SECRET = "s".repeat(32);
 const alice = { userId: "u1", clientId: null, scopes: new Set(["orders:read"]) };
@@ -195,6 +196,9 @@ test("each fetch gets min(remaining deadline, subgraph timeout), says so in a he
     assert.equal(seen.length, count, "nothing is sent past the deadline");
 
     assert.equal(await probe(`${base}/graphql`, 500), true);
+    assert.equal(seen.at(-1)!.host, new URL(base).host);
+    const refused = `http://127.0.0.1:${await freePort()}/graphql`;
+    await assert.rejects(probe(refused, 500));
     assert.equal(seen.at(-1)!.host, new URL(base).host);
   } finally {
     server.closeAllConnections();
