@@ -100,6 +100,13 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
         authenticator = createAuthenticator({ ...config.auth, jwksUrl, logger });
       }
       guards.onSupergraph(sdl);
+      // A subgraph the new supergraph no longer has stops being probed.
+      const routed = subgraphUrls(sdl);
+      for (const [name, pool] of pools) {
+        if (routed.has(name)) continue;
+        pool.close();
+        pools.delete(name);
+      }
       logger.info({ version: state.version, jwksUrl }, "supergraph loaded");
     },
   });
