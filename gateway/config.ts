@@ -72,10 +72,22 @@ export interface GatewayConfig {
    * them with failover. @default none (the supergraph's URLs)
    */
   readonly subgraphUrls: ReadonlyMap<string, readonly string[]>;
-  /** How long a failed subgraph instance is left out. @default 10 */
+  /** How long an instance's open circuit stays open before one trial request. @default 10 */
   readonly subgraphEjectSeconds: number;
-  /** Per-subgraph request timeout. @default 10000 */
+  /** Per subgraph fetch (each try), never more than what is left of the request's deadline. @default 10000 */
   readonly subgraphTimeoutMs: number;
+  /** One deadline per client request, carried through every subgraph fetch and retry. @default 10000 */
+  readonly requestTimeoutMs: number;
+  /** Consecutive failures (fetches or probes) that open an instance's circuit. @default 3 */
+  readonly subgraphCircuitFailures: number;
+  /** Between two `/healthz` probes of every subgraph instance; 0 turns probing off. @default 5000 */
+  readonly subgraphProbeIntervalMs: number;
+  /** A probe not answered within this counts as a failure. @default 2000 */
+  readonly subgraphProbeTimeoutMs: number;
+  /** Retries per subgraph: at most this share of its requests over 10 s… @default 0.2 */
+  readonly subgraphRetryRatio: number;
+  /** …plus this many per second whatever the traffic. @default 10 */
+  readonly subgraphRetryMinPerSecond: number;
   /** Largest accepted request body. @default 1048576 */
   readonly bodyLimitBytes: number;
   /** Largest JSON body the REST shim (`/api/*`) accepts; larger ones get 413. @default 65536 */
@@ -188,6 +200,22 @@ const ENVIRONMENT = z.object({
   SUBGRAPH_URLS: parsedWith(parseSubgraphUrls),
   SUBGRAPH_EJECT_SECONDS: integer(1, 3600),
   SUBGRAPH_TIMEOUT_MS: integer(100, 300_000),
+  REQUEST_TIMEOUT_MS: integer(100, 600_000),
+  SUBGRAPH_CIRCUIT_FAILURES: integer(1, 1000),
+  SUBGRAPH_PROBE_INTERVAL_MS: parsedWith((raw) => {
+    const value = Number(raw);
+    if (!Number.isInteger(value) || (value !== 0 && (value < 100 || value > 3_600_000)))
+      throw new Problem(`must be 0 (off) or an integer from 100 to 3600000, got "${raw}"`);
+    return value;
+  }),
+  SUBGRAPH_PROBE_TIMEOUT_MS: integer(10, 60_000),
+  SUBGRAPH_RETRY_RATIO: parsedWith((raw) => {
+    const ratio = Number(raw);
+    if (raw === "" || !Number.isFinite(ratio) || ratio < 0 || ratio > 10)
+      throw new Problem(`must be a number from 0 to 10, got "${raw}"`);
+    return ratio;
+  }),
+  SUBGRAPH_RETRY_MIN_PER_SECOND: integer(0, 100_000),
   BODY_LIMIT_BYTES: integer(1024, 64 * 1024 * 1024),
   REST_BODY_LIMIT_BYTES: integer(1024, 64 * 1024 * 1024),
   // Authentication
@@ -335,6 +363,12 @@ function configOf(env: Environment, production: boolean): GatewayConfig {
     subgraphUrls: env.SUBGRAPH_URLS ?? new Map(),
     subgraphEjectSeconds: env.SUBGRAPH_EJECT_SECONDS ?? 10,
     subgraphTimeoutMs: env.SUBGRAPH_TIMEOUT_MS ?? 10_000,
+    requestTimeoutMs: env.REQUEST_TIMEOUT_MS ?? 10_000,
+    subgraphCircuitFailures: env.SUBGRAPH_CIRCUIT_FAILURES ?? 3,
+    subgraphProbeIntervalMs: env.SUBGRAPH_PROBE_INTERVAL_MS ?? 5000,
+    subgraphProbeTimeoutMs: env.SUBGRAPH_PROBE_TIMEOUT_MS ?? 2000,
+    subgraphRetryRatio: env.SUBGRAPH_RETRY_RATIO ?? 0.2,
+    subgraphRetryMinPerSecond: env.SUBGRAPH_RETRY_MIN_PER_SECOND ?? 10,
     bodyLimitBytes: env.BODY_LIMIT_BYTES ?? 1024 * 1024,
     restBodyLimitBytes: env.REST_BODY_LIMIT_BYTES ?? 64 * 1024,
     introspection: env.INTROSPECTION ?? !production,

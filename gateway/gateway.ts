@@ -69,7 +69,7 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
   // The request log's lines are built field by field from the request record and carry no header,
   // variable or body: redaction would find nothing there, at a tenth of the request's CPU.
   const requestLogger = options.logger ?? pino({ name: "gateway", level: config.logLevel }, destination);
-  const { transport, close: closeTransport } = createSubgraphTransport(config.subgraphTimeoutMs);
+  const { transport, probe, close: closeTransport } = createSubgraphTransport(config.subgraphTimeoutMs);
   const signer = new IdentitySigner(config.internalSecret);
 
   let authenticator: Authenticator | null = null;
@@ -78,7 +78,17 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
   const authorization = createAuthorization({ policy: () => policy });
   const guards = createGuards(config.guards, { logger, operationOf: authorization.operationOf });
   let supergraphSdl = ""; // for the status page
-  const pools = new Map<string, InstancePool>(); // for the status page
+  const pools = new Map<string, InstancePool>(); // by subgraph name; the status page reads them too
+  const poolOptions = {
+    failureThreshold: config.subgraphCircuitFailures,
+    openMs: config.subgraphEjectSeconds * 1000,
+    probe,
+    probeIntervalMs: config.subgraphProbeIntervalMs,
+    probeTimeoutMs: config.subgraphProbeTimeoutMs,
+    retryRatio: config.subgraphRetryRatio,
+    retryMinPerSecond: config.subgraphRetryMinPerSecond,
+    logger,
+  };
   const supergraph = new FileSupergraphManager({
     path: config.supergraphPath,
     logger,
@@ -95,6 +105,13 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
         authenticator = createAuthenticator({ ...config.auth, jwksUrl, logger });
       }
       guards.onSupergraph(sdl);
+      // A subgraph the new supergraph no longer has stops being probed.
+      const routed = subgraphUrls(sdl);
+      for (const [name, pool] of pools) {
+        if (routed.has(name)) continue;
+        pool.close();
+        pools.delete(name);
+      }
       logger.info({ version: state.version, jwksUrl }, "supergraph loaded");
     },
   });
@@ -117,17 +134,19 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     logger: apolloLogger(logger),
     ...(observability.planCache && { queryPlannerConfig: { cache: observability.planCache } }),
     buildService: ({ name, url }) => {
-      // SUBGRAPH_URLS may give several instances: balanced, with failover, over the keep-alive pool.
+      // SUBGRAPH_URLS may give several instances; each subgraph's pool balances, probes and breaks
+      // circuits. A reload that keeps a subgraph's instances keeps its pool (and what it learnt).
       const instances = config.subgraphUrls.get(name) ?? [url!];
-      const pool =
-        instances.length > 1
-          ? new InstancePool({ subgraph: name, urls: instances, ejectMs: config.subgraphEjectSeconds * 1000, logger })
-          : null;
-      if (pool) pools.set(name, pool);
+      let pool = pools.get(name);
+      if (!pool?.sameUrls(instances)) {
+        pool?.close();
+        pool = new InstancePool({ subgraph: name, urls: instances, ...poolOptions });
+        pools.set(name, pool);
+      }
       return new SubgraphDataSource({
         name,
         url: instances[0]!,
-        send: pool ? balancedTransport(pool, transport) : transport,
+        send: balancedTransport(pool, transport),
         signer,
         dedupe: config.subgraphDedupe,
         observer: observability.subgraphObserver,
@@ -194,9 +213,11 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
   await app.register(metricsRoutes, { supergraph: () => supergraph.state, instruments: observability.metrics });
   /** The one place a request becomes a GatewayContext: /graphql and every other entry use it. */
   const buildContext = async (request: FastifyRequest): Promise<GatewayContext> => {
+    // One deadline per request, from before authentication (an introspection call spends it too).
+    const deadline = Date.now() + config.requestTimeoutMs;
     const identity = await authenticator!.authenticate(headerValue(request.headers.authorization));
     // request.id is the X-Request-Id kept or made for this request (observability.genReqId).
-    return { identity, requestId: request.id, ip: request.ip, observation: observability.recordOf(request) };
+    return { identity, requestId: request.id, ip: request.ip, observation: observability.recordOf(request), deadline };
   };
   // The REST shim runs its operations through this same Apollo Server and context.
   await app.register(restRoutes, {
@@ -240,6 +261,7 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
       accepting = false;
       // Stopping Apollo drains in-flight requests and closes the HTTP server (fastifyApolloDrainPlugin).
       await apollo.stop();
+      for (const pool of pools.values()) pool.close();
       await closeTransport();
       await guards.close();
       await responseCache.close();

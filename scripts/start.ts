@@ -3,6 +3,9 @@
  * has a folder under `subgraphs/` (plus the payment provider's sandbox when payments runs), and the
  * gateway, each its own process with its own SQLite file under DATA_DIR — seeded, with the URLs
  * printed. A subgraph the yaml lists without a folder here is external: it is only routed to.
+ * `REPLICAS=N` runs N instances of each local subgraph over the same database (the same SQLite
+ * file, or DATABASE_URL, passed through as given); the gateway balances over them (SUBGRAPH_URLS)
+ * and the services call each other's instances in turn.
  * Ctrl-C (or SIGTERM) stops every child; a child that dies stops the stack.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -19,7 +22,7 @@ import {
 } from "../schema/compose.ts";
 import { runtimeFor } from "./lib/entry.ts";
 import { logFormat, prettyPipe } from "./lib/logs.ts";
-import { type Helper, type LocalProcess, peerUrls, planStack, readPort } from "./lib/plan.ts";
+import { type Helper, type LocalProcess, peerUrls, planStack, readPort, replicaUrls } from "./lib/plan.ts";
 
 const env = process.env;
 const root = resolve(fileURLToPath(import.meta.url), "../..");
@@ -136,8 +139,18 @@ async function main() {
   // request), and the stack is up in the time of its slowest process rather than their sum.
   const ready: Promise<void>[] = [];
   for (const p of plan.processes) {
-    const child = launch(p.name, p.entry, { ...peers, PORT: String(p.port), ...settings[p.name]?.(byName) });
-    ready.push(waitReady(p.name, `http://${host}:${p.port}${p.readyPath}`, child));
+    const start = (port: number, replica: number) => {
+      const name = replica === 0 ? p.name : `${p.name} #${replica + 1}`;
+      const child = launch(name, p.entry, { ...peers, PORT: String(port), ...settings[p.name]?.(byName) });
+      return waitReady(name, `http://${host}:${port}${p.readyPath}`, child);
+    };
+    // The first instance brings the shared database up to date and seeds it; the service's other
+    // instances then start together on a database that is ready, so no two run the migrations at once.
+    ready.push(
+      start(p.ports[0]!, 0).then(() =>
+        Promise.all(p.ports.slice(1).map((port, k) => start(port, k + 1))).then(() => {}),
+      ),
+    );
   }
 
   // The committed supergraph routes to the yaml's ports; other ports get a composed copy.
@@ -151,9 +164,11 @@ async function main() {
     writeFileSync(supergraphPath, compose(sources).supergraphSdl);
   }
   const users = byName.get("users");
+  const balanced = replicaUrls(plan, env.SUBGRAPH_URLS);
   const gateway = launch("gateway", "gateway/index.ts", {
     PORT: String(gatewayPort),
     SUPERGRAPH_PATH: supergraphPath,
+    ...(balanced && { SUBGRAPH_URLS: balanced }),
     // An operator's own INTROSPECTION_URL (another authorization server) comes with its own credentials.
     ...(!env.INTROSPECTION_URL &&
       users && {
@@ -182,7 +197,9 @@ async function main() {
         ? []
         : [`  Explorer     ${base}/graphql (in a browser)  ${base}/api/docs  ${base}/status`]),
       ...(users ? [`  OAuth token  http://${host}:${users.port}/oauth/token (client credentials; see README)`] : []),
-      ...plan.processes.map((p) => `  ${p.name.padEnd(width)} http://${host}:${p.port}`),
+      ...plan.processes.map(
+        (p) => `  ${p.name.padEnd(width)} ${p.ports.map((port) => `http://${host}:${port}`).join("  ")}`,
+      ),
       ...plan.external.map((e) => `  ${e.name.padEnd(width)} ${e.url} (external, routed to only)`),
       `  Data         ${dataDir}`,
       `  Running      ${runtime.compiled ? "the compiled dist/" : "the TypeScript sources (changed since the last npm run build)"}`,

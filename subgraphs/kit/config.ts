@@ -76,6 +76,21 @@ export const variable = {
       }),
   /** An absolute http(s) URL, normalised. */
   httpUrl: (fallback: string) => variable.optionalHttpUrl().transform((url) => url ?? new URL(fallback).href),
+  /** One or more absolute http(s) URLs separated by `|` (instances of one peer), normalised. */
+  httpUrls: (fallback: string) =>
+    z
+      .string()
+      .optional()
+      .transform((raw, ctx) => {
+        if (raw === undefined) return new URL(fallback).href;
+        const urls = raw.split("|").map((part) => part.trim());
+        const normalised = urls.map((part) => (URL.canParse(part) ? new URL(part) : null));
+        if (normalised.every((url) => url && (url.protocol === "http:" || url.protocol === "https:"))) {
+          return normalised.map((url) => url!.href).join("|");
+        }
+        ctx.addIssue({ code: "custom", message: `must be http(s) URLs separated by "|", got "${raw}"` });
+        return z.NEVER;
+      }),
   /** A whole number of seconds from 1 to `max`. */
   seconds: (fallback: number, max: number) =>
     z

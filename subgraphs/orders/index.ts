@@ -6,7 +6,7 @@ import { createOrdersService } from "./server.ts";
 await runService({
   name: "orders",
   defaultPort: 4003,
-  variables: { PRODUCTS_URL: variable.httpUrl("http://127.0.0.1:4002/graphql") },
+  variables: { PRODUCTS_URL: variable.httpUrls("http://127.0.0.1:4002/graphql") },
   settings: (vars) => ({ productsUrl: vars.PRODUCTS_URL }),
   start: (config, logger) => createOrdersService({ ...config, logger }),
 });

@@ -15,7 +15,7 @@ import { SqlOrderRepository } from "./repository.ts";
 import { createOrderResolvers } from "./resolvers.ts";
 
 export interface OrdersServiceOptions extends ServiceOptions {
-  /** GraphQL endpoint of the products subgraph, which holds stock and prices. */
+  /** GraphQL endpoint of the products subgraph, which holds stock and prices (instances separated by `|`). */
   productsUrl: string;
 }
 

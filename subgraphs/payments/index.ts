@@ -8,7 +8,7 @@ await runService({
   name: "payments",
   defaultPort: 4004,
   variables: {
-    ORDERS_URL: variable.httpUrl("http://127.0.0.1:4003/graphql"),
+    ORDERS_URL: variable.httpUrls("http://127.0.0.1:4003/graphql"),
     PAYMENT_PROVIDER_URL: variable.optionalHttpUrl(),
     PAYMENT_PROVIDER_API_KEY: z.string().optional(),
   },

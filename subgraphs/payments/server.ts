@@ -15,7 +15,7 @@ import { SqlPaymentRepository } from "./repository.ts";
 import { createPaymentResolvers } from "./resolvers.ts";
 
 export interface PaymentsServiceOptions extends ServiceOptions {
-  /** GraphQL endpoint of the orders subgraph, called peer to peer to read and mark orders. */
+  /** GraphQL endpoint of the orders subgraph, called peer to peer to read and mark orders (instances separated by `|`). */
   ordersUrl: string;
   /** The Stripe-compatible provider: the sandbox in development, a real one by URL and key. */
   provider: Omit<PaymentProviderOptions, "logger">;
@@ -45,7 +45,7 @@ function requireHttpUrl(name: string, value: string): void {
 
 /** Builds the payments subgraph (charges through the provider, marks orders paid) without listening. */
 export async function createPaymentsService(options: PaymentsServiceOptions): Promise<PaymentsService> {
-  requireHttpUrl("ordersUrl", options.ordersUrl);
+  for (const url of options.ordersUrl.split("|")) requireHttpUrl("ordersUrl", url.trim());
   requireHttpUrl("provider.url", options.provider.url);
   if (!options.provider.apiKey) throw new TypeError("provider.apiKey must not be empty");
 

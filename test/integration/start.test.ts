@@ -110,3 +110,43 @@ test("a launcher that is killed outright leaves no orphans", async () => {
   launcher.kill("SIGKILL");
   await until(() => children.every((pid) => !alive(pid)), "every child to exit", 15_000);
 });
+
+test("REPLICAS=2 runs two instances of each subgraph over one database, prints them, and the gateway uses both", async () => {
+  const { launcher, url, output } = await startShop({ REPLICAS: "2", REPLICA_PORT_STEP: "7" });
+  const children = childrenOf(launcher.pid!);
+  assert.equal(children.length, 10, "sandbox, two of each of the four subgraphs and the gateway");
+  const products = output().match(/^ {2}products\s+(http:\/\/\S+) {2}(http:\/\/\S+)$/m);
+  assert.ok(products, output());
+  const ask = (query: string) =>
+    fetch(`${url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query }),
+    }).then((res) => res.json() as Promise<{ data?: Record<string, unknown>; errors?: unknown[] }>);
+  // Six different questions: the response cache would answer a repeated one itself.
+  for (let i = 0; i < 6; i++) {
+    assert.equal((await ask(`{ products(first: ${i + 1}) { totalCount } }`)).errors, undefined);
+  }
+  // Each instance answered some of them: the gateway balances over both.
+  for (const base of [products[1], products[2]]) {
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const served = metrics.match(
+      /subgraph_http_requests_total\{route="\/graphql",method="POST",status="200"[^}]*\} (\d+)/,
+    );
+    assert.ok(served && Number(served[1]) > 0, `${base} served some (${served?.[1]})`);
+  }
+  // One database: a user registered through one instance signs in through either.
+  const email = `replica-${Date.now()}@example.com`;
+  const registered = await ask(
+    `mutation { register(input: { email: "${email}", name: "R", password: "replica-password" }) { token } }`,
+  );
+  assert.equal(registered.errors, undefined, JSON.stringify(registered.errors));
+  for (let i = 0; i < 2; i++) {
+    const login = await ask(`mutation { login(email: "${email}", password: "replica-password") { token } }`);
+    assert.equal(login.errors, undefined, JSON.stringify(login.errors));
+  }
+  const exited = new Promise<number | null>((resolve) => launcher.on("exit", (code) => resolve(code)));
+  launcher.kill("SIGINT");
+  assert.equal(await exited, 0);
+  await until(() => children.every((pid) => !alive(pid)), "every child to exit", 15_000);
+});

@@ -4,6 +4,7 @@ import { parse } from "graphql";
 import { pino } from "pino";
 import { createSubgraphService, type SubgraphContext, type SubgraphService } from "../../subgraphs/kit/server.ts";
 import { createServiceClient, type ServiceClient } from "../../subgraphs/kit/service-client.ts";
+import { freePort } from "../helpers/net.ts";
 
 const secret = "s".repeat(40);
 const silent = pino({ level: "silent" });
@@ -68,4 +69,28 @@ test("a peer call carries the serving request's id and a signed service identity
   const [a, b] = await Promise.all([ask("req-aaa"), ask("req-bbb")]);
   assert.deepEqual(a.data.seen, { requestId: "req-aaa", service: "caller" });
   assert.deepEqual(b.data.seen, { requestId: "req-bbb", service: "caller" });
+});
+
+test("several instances take turns, and a call none received goes to the next", async () => {
+  const address = peer.app.server.address() as { port: number };
+  const live = `http://127.0.0.1:${address.port}/graphql`;
+  const dead = `http://127.0.0.1:${await freePort()}/graphql`;
+  const twoWays = createServiceClient({ url: `${dead}|${live}`, service: "caller", internalSecret: secret });
+  try {
+    // Whichever instance each call starts on, every call is answered.
+    for (let i = 0; i < 4; i++) {
+      const data = await twoWays.request<{ seen: { service: string } }>("{ seen { requestId service } }");
+      assert.equal(data.seen.service, "caller");
+    }
+  } finally {
+    await twoWays.close();
+  }
+  const onlyDead = createServiceClient({ url: `${dead}|${dead}`, service: "caller", internalSecret: secret });
+  await assert.rejects(
+    onlyDead.request("{ seen { service } }"),
+    (error: Error & { extensions?: { code?: string } }) => {
+      return error.extensions?.code === "SUBGRAPH_UNAVAILABLE";
+    },
+  );
+  await onlyDead.close();
 });

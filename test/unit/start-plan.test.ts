@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import type { SupergraphEntry } from "../../schema/compose.ts";
 import { logFormat, prettyLine } from "../../scripts/lib/logs.ts";
-import { envName, PlanError, peerUrls, planStack } from "../../scripts/lib/plan.ts";
+import { envName, PlanError, peerUrls, planStack, replicaUrls } from "../../scripts/lib/plan.ts";
 
 const root = mkdtempSync(join(tmpdir(), "plan-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -64,6 +64,48 @@ test("<NAME>_PORT moves a subgraph, helpers start just before theirs, clashes an
   );
   assert.throws(() => planStack(entries, { root, env: { CATALOG_PORT: "http" }, host: "h" }), /CATALOG_PORT/);
   assert.equal(envName("gift-cards"), "GIFT_CARDS");
+});
+
+test("REPLICAS=N: N instances of each local subgraph, REPLICA_PORT_STEP apart; helpers and external ones once", () => {
+  const helpers = { catalog: [helper] };
+  const plan = planStack(entries, { root, env: { REPLICAS: "3" }, host: "127.0.0.1", helpers });
+  assert.deepEqual(
+    plan.processes.map((p) => [p.name, p.ports]),
+    [
+      ["stub", [4110]],
+      ["catalog", [4101, 4201, 4301]],
+      ["gift-cards", [4102, 4202, 4302]],
+    ],
+  );
+  assert.equal(plan.defaultPorts, true);
+  const peers = peerUrls(plan);
+  assert.equal(
+    peers.CATALOG_URL,
+    "http://127.0.0.1:4101/graphql|http://127.0.0.1:4201/graphql|http://127.0.0.1:4301/graphql",
+  );
+  assert.equal(peers.PARTNERS_URL, "https://partners.example.com/graphql");
+  assert.equal(
+    replicaUrls(plan),
+    "catalog=http://127.0.0.1:4101/graphql|http://127.0.0.1:4201/graphql|http://127.0.0.1:4301/graphql," +
+      "gift-cards=http://127.0.0.1:4102/graphql|http://127.0.0.1:4202/graphql|http://127.0.0.1:4302/graphql",
+  );
+  // The operator's own list comes last, so its entries win.
+  assert.match(replicaUrls(plan, "catalog=http://c:1/graphql")!, /,catalog=http:\/\/c:1\/graphql$/);
+  assert.equal(replicaUrls(planStack(entries, { root, env: {}, host: "127.0.0.1" })), null);
+
+  const stepped = planStack(entries, { root, env: { REPLICAS: "2", REPLICA_PORT_STEP: "1000" }, host: "h" });
+  assert.deepEqual(stepped.processes[0]!.ports, [4101, 5101]);
+  // Step 1 would put catalog's second instance on gift-cards' port.
+  assert.throws(
+    () => planStack(entries, { root, env: { REPLICAS: "2", REPLICA_PORT_STEP: "1" }, host: "h" }),
+    (e) => e instanceof PlanError && /port 4102/.test(e.message),
+  );
+  for (const bad of [{ REPLICAS: "0" }, { REPLICAS: "two" }, { REPLICAS: "17" }, { REPLICA_PORT_STEP: "0" }]) {
+    assert.throws(
+      () => planStack(entries, { root, env: bad, host: "h" }),
+      (e) => e instanceof PlanError && e.message.startsWith(Object.keys(bad)[0]!),
+    );
+  }
 });
 
 test("logs are pretty on a terminal outside production, JSON otherwise, LOG_FORMAT decides when set", () => {

@@ -75,6 +75,8 @@ test("subgraph:add scaffolds a working service, lists it on a free port and comp
       defaultPort: added.port,
       readyPath: "/readyz",
       graphqlUrl: `http://127.0.0.1:${added.port}/graphql`,
+      ports: [added.port],
+      graphqlUrls: [`http://127.0.0.1:${added.port}/graphql`],
     },
   );
 
