@@ -46,7 +46,9 @@ function heldTransport() {
 
 /** Waits (bounded) until the transport has seen n requests; signing the identity takes a few turns. */
 async function sentCount(held: { sent: unknown[] }, n: number): Promise<number> {
-  for (let i = 0; i < 1000 && held.sent.length < n; i++) await new Promise((resolve) => setImmediate(resolve));
+  // Bounded in time, not turns: signing runs on the thread pool, slow on a loaded machine.
+  const deadline = Date.now() + 5000;
+  while (held.sent.length < n && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1));
   // One more turn lets a wrongly unshared duplicate show up too.
   await new Promise((resolve) => setTimeout(resolve, 5));
   return held.sent.length;
