@@ -361,17 +361,21 @@ export type CostEstimator = ReturnType<typeof createCostEstimator>;
 
 /** Objects in a response's `data` (the root object not counted): what the estimate predicts. */
 export function countObjects(data: unknown): number {
+  return data !== null && typeof data === "object" ? objectsWithin(data) : 0;
+}
+
+/** Objects below `value` (not itself): recursion bounded by the depth limit, no arrays of values made. */
+function objectsWithin(value: object): number {
   let count = 0;
-  const stack: unknown[] = [data];
-  while (stack.length > 0) {
-    const value = stack.pop();
-    if (value === null || typeof value !== "object") continue;
-    if (Array.isArray(value)) {
-      for (const item of value) stack.push(item);
-      continue;
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      if (item !== null && typeof item === "object") count += (Array.isArray(item) ? 0 : 1) + objectsWithin(item);
     }
-    if (value !== data) count += 1;
-    for (const inner of Object.values(value)) stack.push(inner);
+    return count;
+  }
+  for (const key in value) {
+    const inner = (value as Record<string, unknown>)[key];
+    if (inner !== null && typeof inner === "object") count += (Array.isArray(inner) ? 0 : 1) + objectsWithin(inner);
   }
   return count;
 }
