@@ -23,7 +23,11 @@ export function connectToPrimary(proc: NodeJS.Process = process): WorkerLink {
     get connected() {
       return proc.connected;
     },
-    send: (message, callback) => (proc.send ? proc.send(message, callback) : (callback(new Error("no IPC")), false)),
+    send(message, callback) {
+      if (proc.send) return proc.send(message, callback);
+      callback(new Error("no IPC channel"));
+      return false;
+    },
     on: (event, listener) => proc.on(event, listener),
   };
   let logger: Logger | null = null;
