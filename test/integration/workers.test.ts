@@ -111,9 +111,9 @@ describe("GATEWAY_WORKERS=2 without Redis", () => {
   const fresh = new Agent({ maxRequestsPerClient: 1 });
   after(() => fresh.close());
 
-  const post = async (query: string, requestId = randomUUID(), dispatcher?: Agent) => {
+  const post = async (query: string, requestId = randomUUID()) => {
     const res = await fetchOver(url, {
-      ...(dispatcher && { dispatcher }),
+      dispatcher: fresh,
       method: "POST",
       headers: { "content-type": "application/json", "x-request-id": requestId },
       body: JSON.stringify({ query }),
@@ -197,7 +197,7 @@ describe("GATEWAY_WORKERS=2 without Redis", () => {
     // Steady queries until the replacement has served one.
     const load = (async () => {
       while (!stop) {
-        const r = await post("{ products(first: 1) { totalCount } }", randomUUID(), fresh).catch((error: Error) => ({
+        const r = await post("{ products(first: 1) { totalCount } }").catch((error: Error) => ({
           status: 0,
           code: error.message,
           requestId: "",
