@@ -7,6 +7,9 @@ import { answerConsume } from "./limits.ts";
 import type { StopMessage } from "./messages.ts";
 import { primaryMetrics } from "./metrics.ts";
 
+/** Set in a worker's environment to its primary's pid. */
+export const WORKER_OF = "GATEWAY_WORKER_OF";
+
 export interface PrimaryOptions {
   /** @default a pino JSON logger at config.logLevel */
   logger?: Logger;
@@ -57,7 +60,7 @@ export function runPrimary(config: GatewayConfig, options: PrimaryOptions = {}):
   cluster.setupPrimary({ stdio: ["ignore", "inherit", "inherit", "ipc"] });
 
   const fork = () => {
-    const worker = cluster.fork();
+    const worker = cluster.fork({ [WORKER_OF]: String(process.pid) });
     live.set(worker, { startedAt: Date.now(), listening: false });
     worker.on("message", (message: unknown) => {
       if (!answerConsume(store, worker, message)) answerMetrics(worker, message);
