@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "zod";
@@ -57,6 +58,12 @@ export interface GatewayConfig {
   readonly host: string;
   /** The composed supergraph; watched and hot-reloaded. @default "schema/supergraph.graphql" */
   readonly supergraphPath: string;
+  /**
+   * GATEWAY_WORKERS: processes serving the port. Above 1, a primary process supervises that many
+   * workers and holds their shared rate-limit counters (see gateway/workers/).
+   * @default the number of cores in production, 1 otherwise
+   */
+  readonly workers: number;
   /** NODE_ENV=production: no introspection, stack traces or field suggestions. */
   readonly production: boolean;
   /** Signs the identity the gateway passes to subgraphs. */
@@ -189,6 +196,7 @@ const ENVIRONMENT = z.object({
   PORT: integer(0, 65535),
   HOST: text,
   SUPERGRAPH_PATH: text,
+  GATEWAY_WORKERS: integer(1, 1024),
   INTERNAL_SECRET: internalSecret,
   LOG_LEVEL: text,
   INTROSPECTION: flag,
@@ -344,6 +352,7 @@ function configOf(env: Environment, production: boolean): GatewayConfig {
     port: env.PORT ?? 4000,
     host,
     supergraphPath: resolve(env.SUPERGRAPH_PATH ?? "schema/supergraph.graphql"),
+    workers: env.GATEWAY_WORKERS ?? (production ? availableParallelism() : 1),
     production,
     internalSecret,
     auth: {

@@ -9,6 +9,7 @@ import {
 import fastifyApollo, { fastifyApolloDrainPlugin } from "@as-integrations/fastify";
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import { type DestinationStream, type Logger, pino } from "pino";
+import type { Registry } from "prom-client";
 import { type Authenticator, createAuthenticator } from "./auth/index.ts";
 import {
   type AuthorizationPolicy,
@@ -20,7 +21,7 @@ import type { GatewayConfig } from "./config.ts";
 import type { GatewayContext } from "./context.ts";
 import { createErrorFormatter } from "./errors.ts";
 import { explorer, gatewayStatus, TrafficWindow } from "./explorer/index.ts";
-import { createGuards, type Guards } from "./guards/index.ts";
+import { createGuards, type Guards, type LimitStore } from "./guards/index.ts";
 import { healthRoutes } from "./health.ts";
 import { createObservability, metricsRoutes, REDACT_PATHS } from "./observability/index.ts";
 import { composePipeline } from "./pipeline.ts";
@@ -46,6 +47,8 @@ export interface Gateway {
   /** Rate limits, shape limits, throttling and blocking. */
   readonly guards: Guards;
   readonly logger: Logger;
+  /** This process's Prometheus series (what /metrics serves unless told otherwise). */
+  readonly metricsRegistry: Registry;
   /** Listens on config.port/config.host (or the given port) and resolves with the base URL. */
   listen(port?: number): Promise<string>;
   /** Stops accepting requests, lets in-flight ones finish, and releases everything. */
@@ -57,6 +60,10 @@ export interface CreateGatewayOptions {
   logger?: Logger;
   /** Where the default logger writes its JSON lines. @default standard output */
   logDestination?: DestinationStream;
+  /** Where rate limits are counted without Redis. @default this process's memory */
+  rateLimitStore?: LimitStore;
+  /** What /metrics serves (e.g. every worker's series). @default this process's series */
+  metricsExposition?: () => Promise<string>;
 }
 
 /** Secrets never written to a log line (tokens, passwords, Authorization, cookies, identity tokens). */
@@ -76,7 +83,11 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
   let jwksUrl: string | null | undefined;
   let policy: AuthorizationPolicy = { fields: new Map(), types: new Map() };
   const authorization = createAuthorization({ policy: () => policy });
-  const guards = createGuards(config.guards, { logger, operationOf: authorization.operationOf });
+  const guards = createGuards(config.guards, {
+    logger,
+    operationOf: authorization.operationOf,
+    ...(options.rateLimitStore && { rateLimitStore: options.rateLimitStore }),
+  });
   let supergraphSdl = ""; // for the status page
   const pools = new Map<string, InstancePool>(); // by subgraph name; the status page reads them too
   const poolOptions = {
@@ -210,7 +221,11 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     ready: () => accepting && supergraph.state !== null,
     describe: () => ({ supergraph: supergraph.state }),
   });
-  await app.register(metricsRoutes, { supergraph: () => supergraph.state, instruments: observability.metrics });
+  await app.register(metricsRoutes, {
+    supergraph: () => supergraph.state,
+    instruments: observability.metrics,
+    ...(options.metricsExposition && { exposition: options.metricsExposition }),
+  });
   /** The one place a request becomes a GatewayContext: /graphql and every other entry use it. */
   const buildContext = async (request: FastifyRequest): Promise<GatewayContext> => {
     // One deadline per request, from before authentication (an introspection call spends it too).
@@ -250,6 +265,7 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     supergraph,
     guards,
     logger,
+    metricsRegistry: observability.metrics.registry,
     async listen(port = config.port) {
       await app.listen({ port, host: config.host });
       const address = app.server.address();

@@ -1,6 +1,7 @@
 import "./no-telemetry.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createGateway } from "./gateway.ts";
+import { connectToPrimary, isWorker, runPrimary } from "./workers/index.ts";
 
 /** The gateway alone: `npm run gateway -- --supergraph FILE --port N` (or SUPERGRAPH_PATH and PORT). */
 async function main() {
@@ -11,9 +12,17 @@ async function main() {
     console.error(`gateway: ${error instanceof ConfigError || error instanceof TypeError ? error.message : error}`);
     process.exit(2);
   }
-  const gateway = await createGateway(config);
+  // GATEWAY_WORKERS > 1: this process only supervises; the workers run this same file and serve.
+  if (config.workers > 1 && !isWorker()) return runPrimary(config);
+  const link = isWorker() ? connectToPrimary() : null;
+  const gateway = await createGateway(
+    config,
+    link ? { rateLimitStore: link.rateLimitStore, metricsExposition: link.metricsExposition } : {},
+  );
+  link?.attach(gateway);
   const url = await gateway.listen();
-  gateway.logger.info({ url: `${url}/graphql`, supergraph: config.supergraphPath }, "gateway listening");
+  // A worker's listening is announced by the primary, once every worker listens.
+  if (!link) gateway.logger.info({ url: `${url}/graphql`, supergraph: config.supergraphPath }, "gateway listening");
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -25,8 +34,14 @@ async function main() {
     clearTimeout(force);
     process.exit(0);
   };
-  process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
+  if (link) {
+    // Ctrl-C reaches the whole process group: the primary drives the drain, so a worker waits for it.
+    process.on("SIGINT", () => {});
+    link.onStop((reason) => void stop(reason));
+    return;
+  }
+  process.on("SIGINT", () => void stop("SIGINT"));
   if (process.env.EXIT_WITH_PARENT === "1") {
     // Started by `npm start`: its stdin pipe closes when the launcher goes, however it went.
     process.stdin.on("end", () => void stop("parent exited"));

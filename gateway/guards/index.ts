@@ -16,12 +16,15 @@ import { type OperationGuardOptions, operationGuards } from "./plugin.ts";
 import { mergeRules } from "./policy.ts";
 import { createRateLimiter } from "./rate-limiter.ts";
 import { createShapeRule } from "./shape.ts";
+import type { LimitStore } from "./store.ts";
 import { Throttle } from "./throttle.ts";
 import type { WalkPolicies } from "./walker.ts";
 
 export { parseCidrs } from "./access.ts";
+export { createMemoryStore, type MemoryStoreOptions } from "./memory-store.ts";
 export { DEFAULT_THROTTLE_EXEMPT, type GuardsConfig } from "./options.ts";
 export { parseOverrides } from "./policy.ts";
+export type { LimitDecision, LimitRequest, LimitStore } from "./store.ts";
 
 export interface Guards {
   /** Cost limit and per-field rate limits (Apollo Server plugin). */
@@ -50,10 +53,12 @@ export interface GuardsOptions {
   logger: Logger;
   /** The operation as it will run, when a concern before the guards changed it. @default the operation as sent */
   operationOf?: OperationGuardOptions["operationOf"];
+  /** Where rate limits are counted without Redis (and when Redis fails). @default this process's memory */
+  rateLimitStore?: LimitStore;
 }
 
 /** Everything that refuses a client for asking too often, too deep or too much. */
-export function createGuards(config: GuardsConfig, { logger, operationOf }: GuardsOptions): Guards {
+export function createGuards(config: GuardsConfig, { logger, operationOf, rateLimitStore }: GuardsOptions): Guards {
   const log = logger.child({ component: "guards" });
   const blocker = new Blocker({
     threshold: config.blockThreshold,
@@ -77,6 +82,7 @@ export function createGuards(config: GuardsConfig, { logger, operationOf }: Guar
     logger: log,
     onStoreError: () => metrics.storeErrors.inc(),
     onEvict: () => metrics.evictions.inc(),
+    ...(rateLimitStore && { local: rateLimitStore }),
   });
   const exempt = cidrMatcher(config.throttleExempt);
 

@@ -12,6 +12,12 @@ export interface RateLimiterOptions {
   logger: Logger;
   onStoreError?: () => void;
   onEvict?: () => void;
+  /**
+   * Decides without Redis, and when Redis fails. Under GATEWAY_WORKERS it is the primary's
+   * counters, reached over IPC, so workers share one budget.
+   * @default a store in this process's memory
+   */
+  local?: LimitStore;
 }
 
 export interface RateLimiter {
@@ -22,11 +28,11 @@ export interface RateLimiter {
 
 /**
  * Picks the store. With Redis, a decision Redis cannot make in time is made by this instance's
- * memory instead (logged and counted): limits keep holding per instance rather than failing open
- * for everyone or refusing the whole shop.
+ * local store instead (logged and counted): limits keep holding per instance rather than failing
+ * open for everyone or refusing the whole shop.
  */
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
-  const memory = createMemoryStore({ maxEntries: options.maxEntries, onEvict: options.onEvict });
+  const memory = options.local ?? createMemoryStore({ maxEntries: options.maxEntries, onEvict: options.onEvict });
   const shared: LimitStore | null = options.redisUrl
     ? createRedisStore({ url: options.redisUrl, keyPrefix: options.redisKeyPrefix, logger: options.logger })
     : null;

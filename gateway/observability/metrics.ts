@@ -204,6 +204,8 @@ export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;
 export type MetricsOptions = GatewayMetricsOptions & {
   /** The gateway's series; made from the other options when absent. */
   instruments?: GatewayMetrics;
+  /** The exposition served instead of the registry's own (e.g. every worker's series). */
+  exposition?: () => Promise<string>;
 };
 
 /**
@@ -216,6 +218,6 @@ export const metricsRoutes: FastifyPluginAsync<MetricsOptions> = async (app, opt
     reply
       .header("content-type", registry.contentType)
       .header("cache-control", "no-store")
-      .send(await registry.metrics()),
+      .send(await (options.exposition ?? (() => registry.metrics()))()),
   );
 };

@@ -1,0 +1,12 @@
+// Running the gateway on GATEWAY_WORKERS processes: the supervising primary, its shared rate-limit counters and aggregated /metrics, and each worker's link to it.
+import cluster from "node:cluster";
+import { WORKER_OF } from "./primary.ts";
+
+export { type PrimaryOptions, runPrimary } from "./primary.ts";
+export { connectToPrimary, type WorkerLink } from "./worker.ts";
+
+/**
+ * True in a worker forked by this gateway's primary, not in one of another process manager's
+ * cluster (which would never answer the worker's messages).
+ */
+export const isWorker = (): boolean => cluster.isWorker && process.env[WORKER_OF] === String(process.ppid);
