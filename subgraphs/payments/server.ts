@@ -36,6 +36,8 @@ export interface PaymentsServiceOptions extends ServiceOptions {
 export type PaymentsService = SubgraphService & {
   /** The service's database; tests read `queryCount` through it. */
   readonly db: Database<PaymentsTables>;
+  /** Runs a reconciliation pass now; resolves with how many payments it settled. */
+  reconcilePayments(): Promise<number>;
 };
 
 /** A payment PROCESSING for longer than this is looked up with the provider in the background. */
@@ -99,6 +101,7 @@ export async function createPaymentsService(options: PaymentsServiceOptions): Pr
       createLoaders: () => createPaymentLoaders(repository),
       onClose: release,
     });
-    return Object.assign(service, { db });
+    const pass = reconciler;
+    return Object.assign(service, { db, reconcilePayments: () => pass.runNow() });
   });
 }
