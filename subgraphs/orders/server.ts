@@ -28,6 +28,8 @@ export interface OrdersServiceOptions extends ServiceOptions {
 export type OrdersService = SubgraphService & {
   /** The service's database; tests read `queryCount` and the tables through it. */
   readonly db: Database<OrdersTables>;
+  /** Runs a pass of the periodic stock claim now; resolves with how many orders it settled. */
+  claimPendingStock(): Promise<number>;
 };
 
 /** Builds the orders subgraph without listening. Orders reserve stock through the products service. */
@@ -73,6 +75,7 @@ export async function createOrdersService(options: OrdersServiceOptions): Promis
       createLoaders: () => createOrderLoaders(repository),
       onClose: release,
     });
-    return Object.assign(service, { db });
+    const pass = claims;
+    return Object.assign(service, { db, claimPendingStock: () => pass.runNow() });
   });
 }
