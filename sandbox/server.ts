@@ -241,6 +241,32 @@ export function createProviderSandbox(options: ProviderSandboxOptions = {}): Pro
         return reply.code(outcome.statusCode).send(outcome.body);
       });
 
+      // Stripe's Search API, the one query form a client needs to find what became of an
+      // idempotent request: the metadata it tagged the intent with (`metadata['key']:'value'`).
+      v1.get<{ Querystring: { query?: string; limit?: string } }>("/payment_intents/search", async (request) => {
+        const match = /^metadata\['([^'\\]{1,40})'\]:'([^'\\]{0,500})'$/.exec(request.query.query ?? "");
+        if (!match) {
+          throw invalidRequest(
+            "parameter_invalid_string",
+            "query must have the form metadata['key']:'value' in this sandbox",
+            "query",
+          );
+        }
+        const [, key, value] = match;
+        const limit = Number(request.query.limit ?? "10");
+        if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+          throw invalidRequest("parameter_invalid_integer", "limit must be an integer from 1 to 100", "limit");
+        }
+        const found = [...intents.values()].reverse().filter((intent) => intent.metadata[key!] === value);
+        return {
+          object: "search_result",
+          url: "/v1/payment_intents/search",
+          data: found.slice(0, limit),
+          has_more: found.length > limit,
+          next_page: null,
+        };
+      });
+
       v1.get<{ Params: { id: string } }>("/payment_intents/:id", async (request) => {
         const intent = intents.get(request.params.id);
         if (!intent)

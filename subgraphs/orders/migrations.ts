@@ -13,6 +13,8 @@ export interface OrdersTables {
     payment_id: string | null;
     created_at: string;
     updated_at: string;
+    /** 1 once the products service has the order's reservation as sold; until then it may expire. */
+    stock_claimed: Generated<number>;
     /** SQLite's implicit rowid; an identity column of that name on PostgreSQL. Insertion order. */
     rowid: Generated<number>;
   };
@@ -55,5 +57,18 @@ export const migrations: Migration[] = [
     sqlite: orders("sqlite"),
     // PostgreSQL has no implicit rowid: the identity column keeps "newest first" ties in insertion order.
     postgres: orders("postgres"),
+  },
+  {
+    version: 2,
+    name: "orders claim their stock reservation",
+    // Orders placed before this version had their stock taken for good: they count as claimed.
+    sqlite: `
+      ALTER TABLE orders ADD COLUMN stock_claimed INTEGER NOT NULL DEFAULT 1;
+      CREATE INDEX orders_unclaimed ON orders (created_at) WHERE stock_claimed = 0;
+    `,
+    postgres: `
+      ALTER TABLE orders ADD COLUMN stock_claimed INTEGER NOT NULL DEFAULT 1;
+      CREATE INDEX orders_unclaimed ON orders (created_at) WHERE stock_claimed = 0;
+    `,
   },
 ];

@@ -44,11 +44,17 @@ export interface OrderRepository {
   findByUserIds(userIds: readonly string[]): Promise<OrderRecord[]>;
   /** The items of these orders, each order's lines in their original order. */
   itemsOf(orderIds: readonly string[]): Promise<OrderItemRecord[]>;
-  /** Writes a PENDING order and its items, all or nothing. */
+  /** Writes a PENDING order and its items, all or nothing; its stock is not yet claimed. */
   create(order: NewOrder): Promise<OrderRecord>;
+  /** Records that the products service holds the order's stock as sold. */
+  markStockClaimed(orderId: string): Promise<void>;
+  /** A PENDING order whose stock came back on sale before it was claimed becomes CANCELLED. */
+  cancelUnclaimed(orderId: string): Promise<void>;
+  /** Ids of PENDING orders whose stock is not yet claimed, oldest first. */
+  findUnclaimed(limit: number): Promise<string[]>;
   /**
    * PENDING becomes PAID by `paymentId`; an order already PAID is returned as it is. Unknown is
-   * NOT_FOUND, CANCELLED is BAD_USER_INPUT.
+   * NOT_FOUND, CANCELLED or one whose stock is not yet claimed is BAD_USER_INPUT.
    */
   markPaid(orderId: string, paymentId: string): Promise<OrderRecord>;
 }
@@ -131,6 +137,7 @@ export class SqlOrderRepository implements OrderRepository {
           payment_id: null,
           created_at: now,
           updated_at: now,
+          stock_claimed: 0,
         })
         .execute();
       if (order.items.length > 0) {
@@ -160,6 +167,32 @@ export class SqlOrderRepository implements OrderRepository {
     });
   }
 
+  async markStockClaimed(orderId: string): Promise<void> {
+    await this.db.kysely.updateTable("orders").set({ stock_claimed: 1 }).where("id", "=", orderId).execute();
+  }
+
+  async cancelUnclaimed(orderId: string): Promise<void> {
+    await this.db.kysely
+      .updateTable("orders")
+      .set({ status: "CANCELLED", updated_at: new Date().toISOString() })
+      .where("id", "=", orderId)
+      .where("status", "=", "PENDING")
+      .where("stock_claimed", "=", 0)
+      .execute();
+  }
+
+  async findUnclaimed(limit: number): Promise<string[]> {
+    const rows = await this.db.kysely
+      .selectFrom("orders")
+      .select("id")
+      .where("stock_claimed", "=", 0)
+      .where("status", "=", "PENDING")
+      .orderBy("created_at")
+      .limit(limit)
+      .execute();
+    return rows.map((row) => row.id);
+  }
+
   async markPaid(orderId: string, paymentId: string): Promise<OrderRecord> {
     // The guarded UPDATE is the whole decision: of two concurrent calls exactly one moves the
     // order from PENDING, on either engine, and the other reads the result below.
@@ -168,6 +201,8 @@ export class SqlOrderRepository implements OrderRepository {
       .set({ status: "PAID", payment_id: paymentId, updated_at: new Date().toISOString() })
       .where("id", "=", orderId)
       .where("status", "=", "PENDING")
+      // Stock not yet claimed may still expire and go back on sale: such an order cannot be paid yet.
+      .where("stock_claimed", "=", 1)
       .returning(ORDER_COLUMNS)
       .executeTakeFirst();
     if (paid) return toOrder(paid);
@@ -178,6 +213,7 @@ export class SqlOrderRepository implements OrderRepository {
       .executeTakeFirst();
     if (!row) throw notFound(`Order ${orderId} not found`);
     if (row.status === "PAID") return toOrder(row);
+    if (row.status === "PENDING") throw badInput(`Order ${orderId} is still being placed; retry shortly`, "orderId");
     throw badInput(`Order ${orderId} is ${row.status} and cannot be paid`, "orderId");
   }
 }

@@ -51,6 +51,31 @@ async function releaseQuietly(inventory: Inventory, orderId: string, ctx: Contex
 
 const codeOf = (error: unknown): unknown => (error as { extensions?: { code?: unknown } }).extensions?.code;
 
+/** The products service gave the order's stock back before it was claimed: the order cannot stand. */
+export const reservationExpired = (error: unknown): boolean =>
+  (error as { extensions?: { reason?: unknown } }).extensions?.reason === "RESERVATION_EXPIRED" ||
+  codeOf(error) === ErrorCode.NOT_FOUND;
+
+/**
+ * Claims the reservation of a written order. True once claimed; false when the claim must be
+ * tried again later (the products service did not answer). An expired reservation cancels the
+ * order and throws the refusal.
+ */
+export async function claimStock(inventory: Inventory, repository: OrderRepository, orderId: string): Promise<boolean> {
+  try {
+    await inventory.claim(orderId);
+  } catch (error) {
+    if (!reservationExpired(error)) {
+      if (codeOf(error) === ErrorCode.SUBGRAPH_UNAVAILABLE) return false;
+      throw error;
+    }
+    await repository.cancelUnclaimed(orderId);
+    throw error;
+  }
+  await repository.markStockClaimed(orderId);
+  return true;
+}
+
 export function createOrderResolvers({
   repository,
   inventory,
@@ -75,14 +100,20 @@ export function createOrderResolvers({
           if (codeOf(error) === ErrorCode.SUBGRAPH_UNAVAILABLE) await releaseQuietly(inventory, orderId, ctx);
           throw error;
         }
+        let order: OrderRecord;
         try {
-          const order = await repository.create(priceOrder(orderId, userId, lines, reserved));
-          ctx.loaders.order.prime(order.id, order);
-          return order;
+          order = await repository.create(priceOrder(orderId, userId, lines, reserved));
         } catch (error) {
           await releaseQuietly(inventory, orderId, ctx);
           throw error;
         }
+        // Written but not yet claimed, the order's stock would expire: claim it now, or leave it
+        // to the periodic claim (the order stays unpayable until then).
+        if (!(await claimStock(inventory, repository, orderId))) {
+          ctx.log.warn({ orderId }, "stock claim deferred: the products service did not answer");
+        }
+        ctx.loaders.order.prime(order.id, order);
+        return order;
       },
 
       markOrderPaid: async (_: unknown, args: { orderId: string; paymentId: string }, ctx: Context) => {

@@ -43,6 +43,13 @@ export interface PaymentProvider {
    * SUBGRAPH_UNAVAILABLE for anything else.
    */
   createCharge(charge: ChargeRequest): Promise<ChargeResult>;
+  /**
+   * What became of the charges tagged `metadata.payment_id = paymentId` (the payments service's
+   * row, which is also the idempotency key): succeeded if any did, declined if one was declined,
+   * null when the provider has none (the request never reached it). Charges nothing. Throws
+   * SUBGRAPH_UNAVAILABLE when the provider cannot tell.
+   */
+  findCharge(paymentId: string): Promise<ChargeResult | null>;
   close(): Promise<void>;
 }
 
@@ -152,6 +159,33 @@ export function createPaymentProvider(options: PaymentProviderOptions): PaymentP
         }
         return interpret(status, payload);
       }
+    },
+    async findCharge(paymentId) {
+      const search = new URL("/v1/payment_intents/search", options.url);
+      search.searchParams.set("query", `metadata['payment_id']:'${paymentId.replaceAll("'", "")}'`);
+      let status: number;
+      let payload: { data?: ProviderBody[] } | null;
+      try {
+        const res = await request(search, {
+          method: "GET",
+          dispatcher,
+          headers: { authorization: `Bearer ${options.apiKey}` },
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        status = res.statusCode;
+        payload = (await res.body.json().catch(() => null)) as { data?: ProviderBody[] } | null;
+      } catch (error) {
+        throw unavailable("unreachable", { err: error, lookup: paymentId });
+      }
+      if (status !== 200 || !Array.isArray(payload?.data)) {
+        throw unavailable("unexpected lookup response", { status, lookup: paymentId });
+      }
+      const intents = payload.data.filter((intent) => typeof intent.id === "string");
+      const succeeded = intents.find((intent) => intent.status === "succeeded");
+      if (succeeded) return { providerPaymentId: succeeded.id!, status: "succeeded" };
+      const declined = intents.find((intent) => intent.status === "requires_payment_method");
+      if (declined) return { providerPaymentId: declined.id!, status: "declined", declineCode: "card_declined" };
+      return null;
     },
     close: () => dispatcher.close(),
   };

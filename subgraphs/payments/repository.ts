@@ -33,9 +33,12 @@ export type NewPayment = Pick<
 export type ClaimResult =
   | { kind: "claimed"; payment: PaymentRecord }
   /** Another payment of this order has already succeeded. */
-  | { kind: "order-paid" }
-  /** Another payment of this order is being charged right now. */
-  | { kind: "order-busy" };
+  | { kind: "order-paid"; payment: PaymentRecord }
+  /**
+   * Other payments of this order are still PROCESSING: being charged right now, or left so by a
+   * process that died. They must be settled with the provider before the order is charged again.
+   */
+  | { kind: "order-unsettled"; payments: PaymentRecord[] };
 
 /**
  * What the payments resolvers need from storage. Async so that a networked store (PostgreSQL)
@@ -50,7 +53,7 @@ export interface PaymentRepository {
   /**
    * Atomically finds or creates the PROCESSING row for (userId, idempotencyKey): concurrent calls
    * with one key all get the same row. A new row is refused while another key's payment of the
-   * same order has succeeded or is still within its processing lease.
+   * same order has succeeded or is still PROCESSING.
    */
   claim(payment: NewPayment): Promise<ClaimResult>;
   /** PROCESSING becomes SUCCEEDED; a payment already settled is returned as it is. */
@@ -59,6 +62,10 @@ export interface PaymentRepository {
   markFailed(id: string, failureCode: string, providerPaymentId: string | null): Promise<PaymentRecord>;
   /** Deletes a payment still PROCESSING (the provider refused its input), freeing its key. */
   discard(id: string): Promise<void>;
+  /** PROCESSING payments last touched before `before`, oldest first. */
+  findProcessing(before: Date, limit: number): Promise<PaymentRecord[]>;
+  /** Whether a PROCESSING payment is past its lease: no request can still be charging it. */
+  leaseExpired(payment: PaymentRecord): boolean;
 }
 
 export interface SqlPaymentRepositoryOptions {
@@ -160,15 +167,19 @@ export class SqlPaymentRepository implements PaymentRepository {
       if (mine) return { kind: "claimed", payment: mine };
 
       const now = this.now();
-      const others = await trx
-        .selectFrom("payments")
-        .select(["status", "updated_at"])
-        .where("order_id", "=", payment.orderId)
-        .where("status", "in", ["SUCCEEDED", "PROCESSING"])
-        .execute();
-      if (others.some((p) => p.status === "SUCCEEDED")) return { kind: "order-paid" };
-      const leaseStart = new Date(now.getTime() - this.leaseMs).toISOString();
-      if (others.some((p) => p.updated_at > leaseStart)) return { kind: "order-busy" };
+      const others = (
+        await trx
+          .selectFrom("payments")
+          .select(COLUMNS)
+          .where("order_id", "=", payment.orderId)
+          .where("status", "in", ["SUCCEEDED", "PROCESSING"])
+          .execute()
+      ).map(toPayment);
+      const paid = others.find((p) => p.status === "SUCCEEDED");
+      if (paid) return { kind: "order-paid", payment: paid };
+      // Even past its lease a PROCESSING payment may have been charged (the process died before
+      // recording the answer): only the provider can say, so a new key waits for that answer.
+      if (others.length > 0) return { kind: "order-unsettled", payments: others };
 
       const at = now.toISOString();
       // DO NOTHING: a concurrent writer with the same key but another order (which the order
@@ -220,6 +231,22 @@ export class SqlPaymentRepository implements PaymentRepository {
 
   async discard(id: string): Promise<void> {
     await this.db.kysely.deleteFrom("payments").where("id", "=", id).where("status", "=", "PROCESSING").execute();
+  }
+
+  async findProcessing(before: Date, limit: number): Promise<PaymentRecord[]> {
+    const rows = await this.db.kysely
+      .selectFrom("payments")
+      .select(COLUMNS)
+      .where("status", "=", "PROCESSING")
+      .where("updated_at", "<", before.toISOString())
+      .orderBy("updated_at")
+      .limit(limit)
+      .execute();
+    return rows.map(toPayment);
+  }
+
+  leaseExpired(payment: PaymentRecord): boolean {
+    return payment.updatedAt <= new Date(this.now().getTime() - this.leaseMs).toISOString();
   }
 
   /** After a guarded update: the row as it now is, whoever settled it. */

@@ -5,6 +5,7 @@ import { badInput, domainError, ErrorCode, forbidden, notFound, unauthenticated 
 import type { PaymentLoaders } from "./loaders.ts";
 import type { OrdersClient } from "./orders-client.ts";
 import type { PaymentProvider } from "./provider.ts";
+import { reconcilePayment } from "./reconcile.ts";
 import type { PaymentRecord, PaymentRepository } from "./repository.ts";
 import { type ProcessPaymentInput, validateProcessPaymentInput } from "./validation.ts";
 
@@ -105,6 +106,10 @@ export function createPaymentResolvers({
         if (existing) {
           reusedFor(existing);
           if (existing.status !== "PROCESSING") return settle(existing, ctx);
+          // An earlier attempt with this key may have been charged by a process that died before
+          // recording it: the provider's answer settles it without a second charge.
+          const reconciled = await reconcilePayment(existing, repository, provider);
+          if (reconciled) return settle(reconciled, ctx);
         }
 
         const order = await orders.getOrder(input.orderId);
@@ -119,16 +124,36 @@ export function createPaymentResolvers({
         }
         if (order.totalCents <= 0) throw badInput("The order has nothing to pay", "orderId");
 
-        const claim = await repository.claim({
+        const request = {
           userId,
           orderId: order.id,
           orderOwnerId: order.ownerId,
           idempotencyKey: input.idempotencyKey,
           amountCents: order.totalCents,
           currency: order.currency,
-        });
-        if (claim.kind === "order-paid") throw badInput("The order is already paid", "orderId");
-        if (claim.kind === "order-busy") {
+        };
+        let claim = await repository.claim(request);
+        // Other keys' payments still PROCESSING are settled with the provider before this key may
+        // charge; once settled they never block again, so a second round is the last one needed.
+        for (let round = 0; claim.kind === "order-unsettled" && round < 2; round++) {
+          for (const other of claim.payments) {
+            const reconciled = await reconcilePayment(other, repository, provider);
+            if (reconciled) continue;
+            if (!repository.leaseExpired(other)) {
+              throw badInput("Another payment of this order is in progress; retry with its key", "orderId");
+            }
+            // Past its lease and unknown to the provider: that attempt never reached it and never will.
+            await repository.markFailed(other.id, "interrupted", null);
+            ctx.log.warn({ paymentId: other.id, orderId: other.orderId }, "interrupted payment marked failed");
+          }
+          claim = await repository.claim(request);
+        }
+        if (claim.kind === "order-paid") {
+          // The order may not know yet (that step is what a crash would have skipped).
+          await orders.markOrderPaid(claim.payment.orderId, claim.payment.id);
+          throw badInput("The order is already paid", "orderId");
+        }
+        if (claim.kind === "order-unsettled") {
           throw badInput("Another payment of this order is in progress; retry with its key", "orderId");
         }
         const payment = claim.payment;

@@ -7,10 +7,12 @@ import {
   type SubgraphService,
 } from "../kit/server.ts";
 import type { Database } from "../shared/db.ts";
+import { type PeriodicTask, startPeriodicTask } from "../shared/periodic.ts";
 import { createPaymentLoaders } from "./loaders.ts";
 import { migrations, type PaymentsTables } from "./migrations.ts";
 import { createOrdersClient } from "./orders-client.ts";
 import { createPaymentProvider, type PaymentProviderOptions } from "./provider.ts";
+import { reconcilePayment } from "./reconcile.ts";
 import { SqlPaymentRepository } from "./repository.ts";
 import { createPaymentResolvers } from "./resolvers.ts";
 
@@ -24,12 +26,22 @@ export interface PaymentsServiceOptions extends ServiceOptions {
    * @default 60_000
    */
   processingLeaseMs?: number;
+  /**
+   * How often PROCESSING payments (left so by a process that died mid-charge) are settled with
+   * the provider; the first pass runs at start-up. @default 30_000
+   */
+  reconcileIntervalMs?: number;
 }
 
 export type PaymentsService = SubgraphService & {
   /** The service's database; tests read `queryCount` through it. */
   readonly db: Database<PaymentsTables>;
+  /** Runs a reconciliation pass now; resolves with how many payments it settled. */
+  reconcilePayments(): Promise<number>;
 };
+
+/** A payment PROCESSING for longer than this is looked up with the provider in the background. */
+const RECONCILE_AFTER_MS = 5_000;
 
 function requireHttpUrl(name: string, value: string): void {
   let url: URL;
@@ -56,12 +68,31 @@ export async function createPaymentsService(options: PaymentsServiceOptions): Pr
     logger: options.logger,
   });
   const provider = createPaymentProvider({ ...options.provider, logger: options.logger });
+  let reconciler: PeriodicTask | undefined;
   const release = async () => {
+    await reconciler?.stop();
     await Promise.allSettled([orders.close(), provider.close()]);
     await db.close();
   };
   return buildOrRelease(release, async () => {
     const repository = new SqlPaymentRepository(db, { processingLeaseMs: options.processingLeaseMs });
+    reconciler = startPeriodicTask({
+      name: "payment reconciliation",
+      intervalMs: options.reconcileIntervalMs ?? 30_000,
+      logger: options.logger,
+      run: async () => {
+        // Only what no live request is still charging: younger rows are in someone's hands.
+        const stuck = await repository.findProcessing(new Date(Date.now() - RECONCILE_AFTER_MS), 100);
+        let settled = 0;
+        for (const payment of stuck) {
+          const reconciled = await reconcilePayment(payment, repository, provider);
+          if (!reconciled) continue;
+          if (reconciled.status === "SUCCEEDED") await orders.markOrderPaid(reconciled.orderId, reconciled.id);
+          settled++;
+        }
+        return settled;
+      },
+    });
     const service = await createSubgraphService({
       ...options,
       name: "payments",
@@ -70,6 +101,7 @@ export async function createPaymentsService(options: PaymentsServiceOptions): Pr
       createLoaders: () => createPaymentLoaders(repository),
       onClose: release,
     });
-    return Object.assign(service, { db });
+    const pass = reconciler;
+    return Object.assign(service, { db, reconcilePayments: () => pass.runNow() });
   });
 }

@@ -17,6 +17,10 @@ export interface ProductsTables {
     order_id: string;
     status: "HELD" | "RELEASED";
     created_at: string;
+    /** When a HELD reservation no order has claimed gives its stock back; null once claimed. */
+    expires_at: string | null;
+    /** When an order claimed the reservation: its stock is sold and never comes back by expiry. */
+    claimed_at: string | null;
   };
   reservation_items: {
     order_id: string;
@@ -64,5 +68,23 @@ export const migrations: Migration[] = [
     sqlite: products("sqlite"),
     // PostgreSQL has no implicit rowid: the identity column keeps "in the order written" queries identical.
     postgres: products("postgres"),
+  },
+  {
+    version: 2,
+    name: "reservations expire unless an order claims them",
+    // Reservations held before this version cannot be told apart from ordered ones: they count as
+    // claimed, so no stock that may have been sold comes back.
+    sqlite: `
+      ALTER TABLE reservations ADD COLUMN expires_at TEXT;
+      ALTER TABLE reservations ADD COLUMN claimed_at TEXT;
+      UPDATE reservations SET claimed_at = created_at WHERE status = 'HELD';
+      CREATE INDEX reservations_expiry ON reservations (expires_at) WHERE status = 'HELD' AND claimed_at IS NULL;
+    `,
+    postgres: `
+      ALTER TABLE reservations ADD COLUMN expires_at TEXT;
+      ALTER TABLE reservations ADD COLUMN claimed_at TEXT;
+      UPDATE reservations SET claimed_at = created_at WHERE status = 'HELD';
+      CREATE INDEX reservations_expiry ON reservations (expires_at) WHERE status = 'HELD' AND claimed_at IS NULL;
+    `,
   },
 ];

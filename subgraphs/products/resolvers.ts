@@ -91,6 +91,11 @@ export function createProductResolvers(repository: ProductRepository): GraphQLRe
         );
       },
 
+      claimStock: async (_: unknown, args: { orderId: string }, ctx: Context) => {
+        requireService(ctx);
+        return repository.claim(args.orderId);
+      },
+
       releaseStock: async (_: unknown, args: { orderId: string }, ctx: Context) => {
         requireService(ctx);
         return repository.release(args.orderId);

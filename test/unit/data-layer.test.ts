@@ -165,7 +165,7 @@ describe(`data layer on ${engine}`, () => {
       ),
     );
     assert.equal(others.filter((c) => c.kind === "claimed").length, 1, JSON.stringify(others));
-    assert.equal(others.filter((c) => c.kind === "order-busy").length, 9);
+    assert.equal(others.filter((c) => c.kind === "order-unsettled").length, 9);
 
     // Settling twice at once: the first state change wins and both read it back.
     const id = claims[0]!.kind === "claimed" ? claims[0]!.payment.id : "";
@@ -186,6 +186,12 @@ describe(`data layer on ${engine}`, () => {
       currency: "EUR",
       items: [{ productId: "prod-001", quantity: 1, unitPriceCents: 100, position: 0 }],
     });
+    // Until its stock is claimed the order's reservation may still expire: it cannot be paid.
+    await assert.rejects(repos[0]!.markPaid("o-1", "pay-early"), (error: { extensions?: { code?: string } }) => {
+      assert.equal(error.extensions?.code, "BAD_USER_INPUT");
+      return true;
+    });
+    await repos[1]!.markStockClaimed("o-1");
     const paid = await Promise.all(Array.from({ length: 6 }, (_, i) => repos[i % 2]!.markPaid("o-1", `pay-${i}`)));
     const winners = new Set(paid.map((order) => order.paymentId));
     assert.equal(winners.size, 1, JSON.stringify(paid));

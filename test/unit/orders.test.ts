@@ -16,7 +16,7 @@ interface GraphQLResult<T> {
 }
 
 interface Stack {
-  products: ProductsService;
+  products: ProductsService & { url: string };
   orders: OrdersService;
   ordersUrl: string;
   close(): Promise<void>;
@@ -33,7 +33,7 @@ async function startStack(): Promise<Stack> {
   });
   const ordersUrl = await orders.listen(0);
   return {
-    products,
+    products: Object.assign(products, { url: productsUrl }),
     orders,
     ordersUrl,
     async close() {
@@ -360,6 +360,70 @@ describe("orders subgraph", () => {
         "CANCELLED",
       );
     });
+  });
+});
+
+describe("orders and the expiry of their stock reservations", () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(() => stack.close());
+
+  const RESERVE = `mutation ($input: ReserveStockInput!) { reserveStock(input: $input) { orderId } }`;
+  const reservation = (orderId: string) =>
+    stack.products.db.get<{ status: string; claimed_at: string | null }>(
+      sql`SELECT status, claimed_at FROM reservations WHERE order_id = ${orderId}`,
+    );
+  const orderRow = (orderId: string) =>
+    stack.orders.db.get<{ status: string; stock_claimed: number }>(
+      sql`SELECT status, stock_claimed FROM orders WHERE id = ${orderId}`,
+    );
+
+  /** What a crash after writing the order and before claiming leaves behind. */
+  async function writtenButUnclaimed(orderId: string, productId: string, quantity: number) {
+    const reserved = await gql(
+      stack.products.url,
+      RESERVE,
+      { input: { orderId, items: [{ productId, quantity }] } },
+      await sign({ service: "orders", scopes: new Set(["internal"]) }),
+    );
+    assert.equal(reserved.errors, undefined, JSON.stringify(reserved.errors));
+    await stack.orders.db.run(sql`INSERT INTO orders (id, user_id, status, total_cents, currency, payment_id, created_at, updated_at, stock_claimed)
+       VALUES (${orderId}, 'crash-user', 'PENDING', 100, 'USD', NULL, ${new Date().toISOString()}, ${new Date().toISOString()}, 0)`);
+  }
+
+  test("a placed order has claimed its reservation", async () => {
+    const res = await placeOrder(stack, [{ productId: "prod-050", quantity: 1 }], await user("claimer"));
+    const id = res.data!.placeOrder.id;
+    assert.ok((await reservation(id))?.claimed_at);
+    assert.equal((await orderRow(id))?.stock_claimed, 1);
+  });
+
+  test("an order its process never claimed is claimed by the periodic pass, and can then be paid", async () => {
+    await writtenButUnclaimed("crash-claim", "prod-051", 2);
+    const paidTooEarly = await gql(stack.ordersUrl, MARK_PAID, { o: "crash-claim", p: "pay-1" }, await peer());
+    assert.equal(paidTooEarly.errors?.[0]?.extensions?.code, "BAD_USER_INPUT");
+    assert.ok((await stack.orders.claimPendingStock()) >= 1);
+    assert.ok((await reservation("crash-claim"))?.claimed_at);
+    assert.equal((await orderRow("crash-claim"))?.stock_claimed, 1);
+    const paid = await gql(stack.ordersUrl, MARK_PAID, { o: "crash-claim", p: "pay-1" }, await peer());
+    assert.equal(paid.errors, undefined, JSON.stringify(paid.errors));
+  });
+
+  test("an order whose hold expired before the claim is CANCELLED and its stock is back once", async () => {
+    const before = await stock(stack, "prod-052");
+    await writtenButUnclaimed("crash-expired", "prod-052", 3);
+    assert.equal(await stock(stack, "prod-052"), before - 3);
+    await stack.products.db.run(
+      sql`UPDATE reservations SET expires_at = ${new Date(Date.now() - 1000).toISOString()} WHERE order_id = 'crash-expired'`,
+    );
+    assert.ok((await stack.orders.claimPendingStock()) >= 1);
+    assert.equal((await orderRow("crash-expired"))?.status, "CANCELLED");
+    assert.equal((await reservation("crash-expired"))?.status, "RELEASED");
+    assert.equal(await stock(stack, "prod-052"), before);
+    assert.equal(await stack.products.expireReservations(), 0);
+    assert.equal(await stock(stack, "prod-052"), before);
   });
 });
 

@@ -136,10 +136,11 @@ describe("payments subgraph", () => {
   let double: Awaited<ReturnType<typeof startOrdersDouble>>;
   let payments: PaymentsService;
   let url: string;
+  let sandboxUrl: string;
 
   before(async () => {
     sandbox = createProviderSandbox({ apiKey: API_KEY, logger: silent });
-    const sandboxUrl = await sandbox.listen(0);
+    sandboxUrl = await sandbox.listen(0);
     double = await startOrdersDouble();
     payments = await createPaymentsService({
       ...testDatabase(),
@@ -404,6 +405,92 @@ describe("payments subgraph", () => {
       paymentMethod: "pm_card_ok",
     });
     assert.equal(resumed.data?.processPayment.status, "SUCCEEDED");
+  });
+
+  describe("a payment left PROCESSING by a process that died is settled with the provider first", () => {
+    /** A PROCESSING row as a crashed process leaves it, last touched `ageMs` ago. */
+    async function stuckPayment(orderId: string, ageMs: number): Promise<string> {
+      const id = randomUUID();
+      const at = new Date(Date.now() - ageMs).toISOString();
+      await payments.db.run(sql`INSERT INTO payments (id, user_id, order_id, order_owner_id, idempotency_key, amount_cents, currency, status, created_at, updated_at)
+         VALUES (${id}, ${ALICE}, ${orderId}, ${ALICE}, ${`stuck-${id}`}, 2500, 'USD', 'PROCESSING', ${at}, ${at})`);
+      return id;
+    }
+    /** What the dead process had sent the provider: the row id as key and as metadata. */
+    async function chargeAsTheDeadProcessDid(paymentId: string, orderId: string, paymentMethod: string) {
+      const res = await fetch(`${sandboxUrl}/v1/payment_intents`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${API_KEY}`,
+          "content-type": "application/x-www-form-urlencoded",
+          "idempotency-key": paymentId,
+        },
+        body: new URLSearchParams({
+          amount: "2500",
+          currency: "usd",
+          payment_method: paymentMethod,
+          confirm: "true",
+          "metadata[order_id]": orderId,
+          "metadata[payment_id]": paymentId,
+        }).toString(),
+      });
+      await res.arrayBuffer();
+    }
+
+    test("charged: a new key charges nothing, the payment is SUCCEEDED and the order PAID", async () => {
+      const order = double.add(ALICE);
+      const stuck = await stuckPayment(order.id, 1_000);
+      await chargeAsTheDeadProcessDid(stuck, order.id, "pm_card_ok");
+      const charges = sandbox.stats().charges;
+      const res = await pay({ orderId: order.id, idempotencyKey: `after-${order.id}`, paymentMethod: "pm_card_ok" });
+      assert.equal(code(res), "BAD_USER_INPUT");
+      assert.match(res.errors![0]!.message, /already paid/);
+      assert.equal(sandbox.stats().charges, charges, "no second charge");
+      assert.deepEqual(
+        (await rowsFor(order.id)).map((r) => r.status),
+        ["SUCCEEDED"],
+      );
+      assert.equal(double.orders.get(order.id)!.status, "PAID");
+      assert.equal(double.orders.get(order.id)!.paymentId, stuck);
+    });
+
+    test("declined: it is FAILED and a new key may charge", async () => {
+      const order = double.add(ALICE);
+      const stuck = await stuckPayment(order.id, 1_000);
+      await chargeAsTheDeadProcessDid(stuck, order.id, "pm_card_declined");
+      const res = await pay({ orderId: order.id, idempotencyKey: `after-${order.id}`, paymentMethod: "pm_card_ok" });
+      assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+      assert.equal(res.data?.processPayment.status, "SUCCEEDED");
+      const rows = await rowsFor(order.id);
+      assert.equal(rows.find((r) => r.id === stuck)?.status, "FAILED");
+      assert.equal(rows.find((r) => r.id === stuck)?.failure_code, "card_declined");
+    });
+
+    test("unknown to the provider: within its lease it blocks other keys; past it, it is FAILED as interrupted", async () => {
+      const order = double.add(ALICE);
+      const stuck = await stuckPayment(order.id, 120_000);
+      const charges = sandbox.stats().charges;
+      const res = await pay({ orderId: order.id, idempotencyKey: `after-${order.id}`, paymentMethod: "pm_card_ok" });
+      assert.equal(res.data?.processPayment.status, "SUCCEEDED", JSON.stringify(res.errors));
+      assert.equal(sandbox.stats().charges - charges, 1);
+      const rows = await rowsFor(order.id);
+      assert.equal(rows.find((r) => r.id === stuck)?.failure_code, "interrupted");
+    });
+
+    test("the background pass records what the provider did without any request", async () => {
+      const order = double.add(ALICE);
+      const charged = await stuckPayment(order.id, 10_000);
+      await chargeAsTheDeadProcessDid(charged, order.id, "pm_card_ok");
+      const fresh = await stuckPayment(double.add(ALICE).id, 0);
+      assert.ok((await payments.reconcilePayments()) >= 1);
+      const [row] = await rowsFor(order.id);
+      assert.equal(row?.status, "SUCCEEDED");
+      assert.match(row?.provider_payment_id ?? "", /^pi_/);
+      assert.equal(double.orders.get(order.id)!.status, "PAID");
+      // A payment younger than a live request's charge is left to that request.
+      const young = await payments.db.get<{ status: string }>(sql`SELECT status FROM payments WHERE id = ${fresh}`);
+      assert.equal(young?.status, "PROCESSING");
+    });
   });
 
   test("payment(id): in-flight and unknown are null; owner, admin and peers see it; others are FORBIDDEN", async () => {

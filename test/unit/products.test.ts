@@ -3,6 +3,7 @@ import { after, before, describe, test } from "node:test";
 import { sql } from "kysely";
 import { pino } from "pino";
 import { IDENTITY_HEADER, type Identity, signIdentity } from "../../subgraphs/kit/identity.ts";
+import { SqlProductRepository } from "../../subgraphs/products/repository.ts";
 import { SEED_PRODUCT_COUNT, seedProducts } from "../../subgraphs/products/seed.ts";
 import { createProductsService, type ProductsService } from "../../subgraphs/products/server.ts";
 import { testDatabase } from "../helpers/database.ts";
@@ -19,6 +20,7 @@ async function sign(identity: Partial<Identity>): Promise<string> {
 }
 
 const customer = () => sign({ userId: "user-1", scopes: new Set(["customer"]) });
+const admin = () => sign({ userId: "admin-1", scopes: new Set(["admin", "catalog:write"]) });
 const peer = () => sign({ service: "orders", scopes: new Set(["internal"]) });
 
 describe("products subgraph", () => {
@@ -266,5 +268,124 @@ describe("products subgraph", () => {
         assert.equal(await stockOf("prod-001"), stock);
       });
     }
+  });
+
+  describe("reservations that no order claims, and stock set while some are held", () => {
+    // The repository over the service's own store, on a clock the test moves.
+    let clock: number;
+    let repo: SqlProductRepository;
+    before(() => {
+      clock = Date.parse("2030-01-01T00:00:00Z");
+      repo = new SqlProductRepository(service.db, { reservationTtlMs: 60_000, now: () => new Date(clock) });
+    });
+    const setStock = (id: string, stock: number) =>
+      service.db.run(sql`UPDATE products SET stock = ${stock} WHERE id = ${id}`);
+    const reasonOf = (error: unknown) => (error as { extensions?: { reason?: unknown } }).extensions?.reason;
+
+    test("an unclaimed reservation expires and its stock comes back exactly once", async () => {
+      await setStock("prod-020", 10);
+      await repo.reserve("exp-1", [{ productId: "prod-020", quantity: 4 }]);
+      assert.equal(await stockOf("prod-020"), 6);
+      assert.equal(await repo.expireDue(), 0, "nothing is due before the TTL");
+      clock += 60_001;
+      // A sweep, a release and a claim all at once: one of them gives the stock back, once.
+      const [swept, released, claimed] = await Promise.allSettled([
+        repo.expireDue(),
+        repo.release("exp-1"),
+        repo.claim("exp-1"),
+      ]);
+      assert.equal(await stockOf("prod-020"), 10);
+      assert.equal(
+        (swept.status === "fulfilled" ? swept.value : 0) + (released.status === "fulfilled" && released.value ? 1 : 0),
+        1,
+      );
+      assert.equal(claimed.status, "rejected");
+      assert.equal(reasonOf((claimed as PromiseRejectedResult).reason), "RESERVATION_EXPIRED");
+      assert.equal(await repo.expireDue(), 0);
+      assert.equal(await stockOf("prod-020"), 10);
+      // The order id is spent: reserving it again holds nothing.
+      await assert.rejects(repo.reserve("exp-1", [{ productId: "prod-020", quantity: 1 }]));
+      assert.equal(await stockOf("prod-020"), 10);
+    });
+
+    test("a claimed reservation never expires, and claiming twice is claiming once", async () => {
+      await setStock("prod-021", 10);
+      await repo.reserve("exp-2", [{ productId: "prod-021", quantity: 3 }]);
+      const claimed = await repo.claim("exp-2");
+      assert.deepEqual(
+        claimed.items.map((i) => i.quantity),
+        [3],
+      );
+      await repo.claim("exp-2");
+      clock += 10 * 60_000;
+      assert.equal(await repo.expireDue(), 0);
+      assert.equal(await repo.release("exp-2"), false, "sold stock is not released");
+      assert.equal(await stockOf("prod-021"), 7);
+      await assert.rejects(repo.claim("never-reserved"), (error: { extensions?: { code?: string } }) => {
+        assert.equal(error.extensions?.code, "NOT_FOUND");
+        return true;
+      });
+    });
+
+    test("a claim past the expiry fails with RESERVATION_EXPIRED and the stock is back", async () => {
+      await setStock("prod-022", 5);
+      await repo.reserve("exp-3", [{ productId: "prod-022", quantity: 5 }]);
+      clock += 60_000;
+      await assert.rejects(repo.claim("exp-3"), (error) => {
+        assert.equal(reasonOf(error), "RESERVATION_EXPIRED");
+        return true;
+      });
+      assert.equal(await stockOf("prod-022"), 5);
+      assert.equal(await repo.expireDue(), 0, "the late claim already gave it back");
+      assert.equal(await stockOf("prod-022"), 5);
+    });
+
+    test("a short product takes back expired holds before refusing", async () => {
+      await setStock("prod-023", 2);
+      await repo.reserve("exp-4", [{ productId: "prod-023", quantity: 2 }]);
+      clock += 60_000;
+      const reservation = await repo.reserve("exp-5", [{ productId: "prod-023", quantity: 2 }]);
+      assert.equal(reservation.items[0]?.quantity, 2);
+      assert.equal(await stockOf("prod-023"), 0);
+      assert.equal(await repo.release("exp-5"), true);
+      assert.equal(await stockOf("prod-023"), 2);
+    });
+
+    test("stock set while reservations are held counts them once: release, expiry and claim all end right", async () => {
+      await setStock("prod-024", 20);
+      await repo.reserve("upd-release", [{ productId: "prod-024", quantity: 2 }]);
+      await repo.reserve("upd-expire", [{ productId: "prod-024", quantity: 3 }]);
+      await repo.reserve("upd-claim", [{ productId: "prod-024", quantity: 4 }]);
+      assert.equal(await stockOf("prod-024"), 11);
+      // The admin counts 50 on hand, the 9 units in carts included: 41 can still be ordered.
+      const updated = await gql<{ updateProduct: { stock: number } }>(
+        `mutation { updateProduct(id: "prod-024", input: { stock: 50 }) { stock } }`,
+        {},
+        await admin(),
+      );
+      assert.equal(updated.errors, undefined, JSON.stringify(updated.errors));
+      assert.equal(updated.data?.updateProduct.stock, 41);
+      await repo.claim("upd-claim");
+      assert.equal(await repo.release("upd-release"), true);
+      clock += 60_000;
+      assert.equal(await repo.expireDue(), 1);
+      // 50 on hand, 4 of them sold to the claimed order.
+      assert.equal(await stockOf("prod-024"), 46);
+    });
+
+    test("stock cannot be set below the held units", async () => {
+      await setStock("prod-025", 10);
+      await repo.reserve("upd-low", [{ productId: "prod-025", quantity: 6 }]);
+      const res = await gql(
+        `mutation { updateProduct(id: "prod-025", input: { stock: 5 }) { stock } }`,
+        {},
+        await admin(),
+      );
+      assert.equal(res.errors?.[0]?.extensions?.code, "BAD_USER_INPUT");
+      assert.equal(res.errors?.[0]?.extensions?.held, 6);
+      assert.equal(await stockOf("prod-025"), 4);
+      await repo.release("upd-low");
+      assert.equal(await stockOf("prod-025"), 10);
+    });
   });
 });
