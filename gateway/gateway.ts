@@ -65,7 +65,7 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
   const logger =
     options.logger ?? pino({ name: "gateway", level: config.logLevel, redact: REDACT }, options.logDestination);
   const { transport, close: closeTransport } = createSubgraphTransport(config.subgraphTimeoutMs);
-  const signer = new IdentitySigner(config.internalSecret);
+  const signer = new IdentitySigner(config.identityKey);
 
   let authenticator: Authenticator | null = null;
   let jwksUrl: string | null | undefined;

@@ -1,6 +1,6 @@
 import {
   type IdentityClaims,
-  type IdentitySecret,
+  type IdentityVerification,
   InvalidIdentityTokenError,
   verifyIdentityToken,
 } from "../../common/identity-token.ts";
@@ -23,6 +23,11 @@ export const ANONYMOUS: Identity = Object.freeze({
 
 export const isAdmin = (identity: Identity): boolean => identity.scopes.has("admin");
 export const isService = (identity: Identity): boolean => identity.service !== null;
+/**
+ * True for the one peer service allowed an operation. Only peers whose key the service trusts get
+ * here at all, and a peer's token vouches for nothing but itself.
+ */
+export const isPeer = (identity: Identity, service: string): boolean => identity.service === service;
 
 /** The signed-in user's id, or an UNAUTHENTICATED error. */
 export function requireUser(identity: Identity): string {
@@ -49,11 +54,14 @@ export function assertCanRead(identity: Identity, ownerId: string, message = "No
  * Reads the identity header. No header is an anonymous caller; a header that does not verify
  * is refused outright (UNAUTHENTICATED), so hand-made identity headers get nothing.
  */
-export async function verifyIdentity(header: string | string[] | undefined, secret: IdentitySecret): Promise<Identity> {
+export async function verifyIdentity(
+  header: string | string[] | undefined,
+  verification: IdentityVerification,
+): Promise<Identity> {
   if (header === undefined || header === "") return ANONYMOUS;
   if (Array.isArray(header)) throw unauthenticated("Ambiguous identity");
   try {
-    return await verifyIdentityToken(header, secret);
+    return await verifyIdentityToken(header, verification);
   } catch (error) {
     if (error instanceof InvalidIdentityTokenError) throw unauthenticated("Invalid identity token");
     throw error;

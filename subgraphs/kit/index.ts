@@ -8,6 +8,7 @@ export {
   IDENTITY_HEADER,
   type Identity,
   isAdmin,
+  isPeer,
   isService,
   requireUser,
   signIdentity,
@@ -22,4 +23,4 @@ export {
   type SubgraphService,
   type SubgraphServiceOptions,
 } from "./server.ts";
-export { createServiceClient, type ServiceClient, type ServiceClientOptions } from "./service-client.ts";
+export { createServiceClient, type ServiceClient, type ServiceClientOptions, signerOf } from "./service-client.ts";

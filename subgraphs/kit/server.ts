@@ -10,6 +10,7 @@ import fastifyApollo, { fastifyApolloDrainPlugin } from "@as-integrations/fastif
 import Fastify, { type FastifyInstance } from "fastify";
 import { type DocumentNode, GraphQLError, parse } from "graphql";
 import { type Logger, pino } from "pino";
+import type { IdentityKeys } from "../../common/identity-keys.ts";
 import { requestIdOf } from "../../common/request-id.ts";
 import { validTraceparent } from "../../common/trace-context.ts";
 import { IDENTITY_HEADER, type Identity, verifyIdentity } from "./identity.ts";
@@ -34,7 +35,8 @@ export interface SubgraphServiceOptions<L> {
   resolvers: GraphQLResolverMap<SubgraphContext<L>>;
   /** Builds the per-request loaders for the verified caller. */
   createLoaders: (identity: Identity) => L;
-  internalSecret: string;
+  /** The public keys it accepts identities from (the gateway's and its peers'); `aud` must be `subgraph:<name>`. */
+  identityKeys: IdentityKeys;
   /** Hides stack traces and introspection. @default false */
   production?: boolean;
   /** @default a pino logger at "info" */
@@ -62,8 +64,11 @@ export interface SubgraphService {
 export interface ServiceOptions {
   /** SQLite file, or ":memory:" for a throw-away store. */
   databasePath: string;
-  /** Shared secret that verifies incoming identity tokens and signs this service's calls to its peers. */
-  internalSecret: string;
+  /**
+   * The gateway's and the allowed peers' public keys, verifying incoming identity tokens, and the
+   * service's own private key, signing its calls to peers.
+   */
+  identityKeys: IdentityKeys;
   /** Hides stack traces and introspection. @default false */
   production?: boolean;
   /** @default a pino logger at "info" */
@@ -132,6 +137,7 @@ export async function createSubgraphService<L>(options: SubgraphServiceOptions<L
   });
   await apollo.start();
 
+  const verification = { subgraph: options.name, trusted: options.identityKeys.trusted };
   let ready = false;
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) =>
@@ -143,7 +149,7 @@ export async function createSubgraphService<L>(options: SubgraphServiceOptions<L
       const requestId = request.id;
       let identity: Identity;
       try {
-        identity = await verifyIdentity(request.headers[IDENTITY_HEADER], options.internalSecret);
+        identity = await verifyIdentity(request.headers[IDENTITY_HEADER], verification);
       } catch (error) {
         throw new GraphQLError((error as Error).message, {
           extensions: { code: "UNAUTHENTICATED", http: { status: 401 } },

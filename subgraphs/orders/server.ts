@@ -6,7 +6,7 @@ import {
   type ServiceOptions,
   type SubgraphService,
 } from "../kit/server.ts";
-import { createServiceClient } from "../kit/service-client.ts";
+import { createServiceClient, signerOf } from "../kit/service-client.ts";
 import type { SqliteDatabase } from "../shared/db.ts";
 import { createProductsInventory } from "./inventory.ts";
 import { createOrderLoaders } from "./loaders.ts";
@@ -29,8 +29,8 @@ export async function createOrdersService(options: OrdersServiceOptions): Promis
   const db = openDatabase(options.databasePath, migrations);
   const products = createServiceClient({
     url: options.productsUrl,
-    service: "orders",
-    internalSecret: options.internalSecret,
+    peer: "products",
+    signer: signerOf(options.identityKeys, "orders"),
   });
   const release = async () => {
     await products.close();

@@ -6,6 +6,7 @@ import {
   type ServiceOptions,
   type SubgraphService,
 } from "../kit/server.ts";
+import { signerOf } from "../kit/service-client.ts";
 import type { SqliteDatabase } from "../shared/db.ts";
 import { createPaymentLoaders } from "./loaders.ts";
 import { migrations } from "./migrations.ts";
@@ -52,7 +53,7 @@ export async function createPaymentsService(options: PaymentsServiceOptions): Pr
   const db = openDatabase(options.databasePath, migrations);
   const orders = createOrdersClient({
     url: options.ordersUrl,
-    internalSecret: options.internalSecret,
+    signer: signerOf(options.identityKeys, "payments"),
     logger: options.logger,
   });
   const provider = createPaymentProvider({ ...options.provider, logger: options.logger });

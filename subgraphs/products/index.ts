@@ -5,5 +5,7 @@ import { createProductsService } from "./server.ts";
 await runService({
   name: "products",
   defaultPort: 4002,
+  // Orders reserves and releases stock with its own identity.
+  peers: ["orders"],
   start: (config, logger) => createProductsService({ ...config, logger }),
 });

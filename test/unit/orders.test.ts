@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { pino } from "pino";
-import { IDENTITY_HEADER, type Identity, signIdentity } from "../../subgraphs/kit/identity.ts";
+import { IDENTITY_HEADER, type Identity } from "../../subgraphs/kit/identity.ts";
 import { createOrdersService, type OrdersService } from "../../subgraphs/orders/server.ts";
 import { createProductsService, type ProductsService } from "../../subgraphs/products/server.ts";
+import { testKeys } from "../helpers/identity.ts";
 
-const SECRET = "orders-test-internal-secret-0123456789";
 const silent = pino({ level: "silent" });
 
 interface GraphQLResult<T> {
@@ -21,11 +21,15 @@ interface Stack {
 }
 
 async function startStack(): Promise<Stack> {
-  const products = await createProductsService({ databasePath: ":memory:", internalSecret: SECRET, logger: silent });
+  const products = await createProductsService({
+    databasePath: ":memory:",
+    identityKeys: testKeys.forService("products"),
+    logger: silent,
+  });
   const productsUrl = await products.listen(0);
   const orders = await createOrdersService({
     databasePath: ":memory:",
-    internalSecret: SECRET,
+    identityKeys: testKeys.forService("orders"),
     productsUrl,
     logger: silent,
   });
@@ -41,10 +45,11 @@ async function startStack(): Promise<Stack> {
   };
 }
 
-const sign = (identity: Partial<Identity>) => signIdentity(identity, SECRET, "gateway");
+const sign = (identity: Partial<Identity>) => testKeys.sign(identity, "orders");
 const user = (userId: string) => sign({ userId, scopes: new Set(["customer"]) });
 const admin = () => sign({ userId: "admin-1", scopes: new Set(["admin"]) });
-const peer = () => sign({ service: "payments", scopes: new Set(["internal"]) });
+/** Payments, the one peer allowed to mark orders paid, signing as itself. */
+const peer = () => testKeys.sign({}, "orders", "payments");
 
 async function gql<T>(url: string, query: string, variables: Record<string, unknown> = {}, token?: string) {
   const headers: Record<string, string> = { "content-type": "application/json" };

@@ -1,11 +1,22 @@
 import assert from "node:assert/strict";
+import { createPublicKey } from "node:crypto";
 import { after, before, test } from "node:test";
 import { parse } from "graphql";
 import { pino } from "pino";
+import { generateIdentityKeyPair, parsePrivateKey } from "../../common/identity-keys.ts";
 import { createSubgraphService, type SubgraphContext, type SubgraphService } from "../../subgraphs/kit/server.ts";
 import { createServiceClient, type ServiceClient } from "../../subgraphs/kit/service-client.ts";
+import { testKeys } from "../helpers/identity.ts";
 
-const secret = "s".repeat(40);
+// The caller signs with a key of its own; the peer trusts it beside the gateway.
+const callerKey = parsePrivateKey(generateIdentityKeyPair().privateKey);
+const peerKeys = {
+  signing: null,
+  trusted: new Map([
+    ["gateway", testKeys.publicKey("gateway")],
+    ["caller", createPublicKey(callerKey)],
+  ]),
+};
 const silent = pino({ level: "silent" });
 const typeDefs = parse(`
   extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])
@@ -22,7 +33,7 @@ before(async () => {
   peer = await createSubgraphService({
     name: "peer",
     typeDefs,
-    internalSecret: secret,
+    identityKeys: peerKeys,
     logger: silent,
     createLoaders: () => ({}),
     resolvers: {
@@ -35,11 +46,15 @@ before(async () => {
     },
   });
   const peerUrl = await peer.listen(0);
-  client = createServiceClient({ url: peerUrl, service: "caller", internalSecret: secret });
+  client = createServiceClient({
+    url: peerUrl,
+    peer: "peer",
+    signer: { issuer: "caller", privateKey: callerKey },
+  });
   caller = await createSubgraphService({
     name: "caller",
     typeDefs,
-    internalSecret: secret,
+    identityKeys: testKeys.forService("caller"),
     logger: silent,
     createLoaders: () => ({}),
     resolvers: {
