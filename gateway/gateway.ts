@@ -22,8 +22,10 @@ import { createErrorFormatter } from "./errors.ts";
 import { explorer, gatewayStatus, TrafficWindow } from "./explorer/index.ts";
 import { createGuards, type Guards } from "./guards/index.ts";
 import { healthRoutes } from "./health.ts";
+import { serveMetrics } from "./metrics-access.ts";
 import { createObservability, metricsRoutes, REDACT_PATHS } from "./observability/index.ts";
 import { composePipeline } from "./pipeline.ts";
+import { clientErrorHandler, frameworkErrors, installRefusals } from "./refusals.ts";
 import { REST_PREFIX, restRoutes } from "./rest/index.ts";
 import { FileSupergraphManager, subgraphUrls } from "./supergraph.ts";
 import {
@@ -46,6 +48,8 @@ export interface Gateway {
   readonly logger: Logger;
   /** Listens on config.port/config.host (or the given port) and resolves with the base URL. */
   listen(port?: number): Promise<string>;
+  /** Base URL of the `/metrics` listener of its own (METRICS_PORT) once listening; null when there is none. */
+  readonly metricsUrl: string | null;
   /** Stops accepting requests, lets in-flight ones finish, and releases everything. */
   close(): Promise<void>;
 }
@@ -130,7 +134,13 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     bodyLimit: config.bodyLimitBytes,
     trustProxy,
     genReqId: observability.genReqId,
+    // Fastify's and Node's own refusals, in the contract's shapes (refusals.ts).
+    frameworkErrors,
+    clientErrorHandler,
   });
+  installRefusals(app, { logger });
+  // GraphQL over HTTP takes JSON (and GET): a text/plain body is 415, not a CSRF refusal.
+  app.removeContentTypeParser("text/plain");
   // The order of everything a request passes through, and why, is stated in pipeline.ts.
   const pipeline = composePipeline({
     observability: {
@@ -171,7 +181,10 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     ready: () => accepting && supergraph.state !== null,
     describe: () => ({ supergraph: supergraph.state }),
   });
-  await app.register(metricsRoutes, { supergraph: () => supergraph.state, instruments: observability.metrics });
+  const metrics = await serveMetrics(app, config.metricsAccess, async (instance) => {
+    await instance.register(metricsRoutes, { supergraph: () => supergraph.state, instruments: observability.metrics });
+  });
+  let metricsUrl: string | null = null;
   /** The one place a request becomes a GatewayContext: /graphql and every other entry use it. */
   const buildContext = async (request: FastifyRequest): Promise<GatewayContext> => {
     const identity = await authenticator!.authenticate(headerValue(request.headers.authorization));
@@ -209,7 +222,11 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     supergraph,
     guards,
     logger,
+    get metricsUrl() {
+      return metricsUrl;
+    },
     async listen(port = config.port) {
+      metricsUrl = await metrics.listen();
       await app.listen({ port, host: config.host });
       const address = app.server.address();
       const actual = typeof address === "object" && address ? address.port : port;
@@ -220,6 +237,7 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
       accepting = false;
       // Stopping Apollo drains in-flight requests and closes the HTTP server (fastifyApolloDrainPlugin).
       await apollo.stop();
+      await metrics.close();
       await closeTransport();
       await guards.close();
       await observability.close();

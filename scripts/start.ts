@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { generateIdentityKeyPair } from "../common/identity-keys.ts";
 import { composeSupergraph, DEFAULT_CONFIG, DEFAULT_SUPERGRAPH, readSupergraphConfig } from "../schema/compose.ts";
 
 interface ServiceSpec {
@@ -34,7 +35,7 @@ function port(name: string, fallback: number): number {
 
 const providerApiKey = env.PAYMENT_PROVIDER_API_KEY || "sk_test_sandbox";
 // The gateway introspects opaque OAuth tokens at the users service as a client of its own; like
-// the internal secret, its secret is fresh on every run unless given.
+// the identity keys, its secret is fresh on every run unless given.
 const introspectionClientId = env.OAUTH_INTROSPECTION_CLIENT_ID || "gateway";
 const introspectionSecret = env.OAUTH_INTROSPECTION_CLIENT_SECRET || randomBytes(32).toString("base64url");
 const services: ServiceSpec[] = [
@@ -77,14 +78,27 @@ const services: ServiceSpec[] = [
 
 const ports: Record<string, number> = Object.fromEntries(services.map((s) => [s.name, port(s.portVar, s.defaultPort)]));
 const gatewayPort = port("PORT", 4000);
-// A fresh secret per run: only these processes can sign identities for each other.
-const internalSecret = env.INTERNAL_SECRET || randomBytes(32).toString("hex");
+// --- Identity keys -------------------------------------------------------------------------
+// A fresh key pair per run for every process that signs identities (the gateway, and orders and
+// payments calling their peers); every process gets all the public keys and trusts the ones its
+// role allows. Only these processes can sign identities the others accept.
+const identityPairs = Object.fromEntries(
+  ["gateway", "orders", "payments"].map((issuer) => [issuer, generateIdentityKeyPair()]),
+);
+const identityPublicKeys = JSON.stringify(
+  Object.fromEntries(Object.entries(identityPairs).map(([issuer, pair]) => [issuer, pair.publicKey])),
+);
+const identityEnv = (name: string): Record<string, string> => ({
+  IDENTITY_PUBLIC_KEYS: identityPublicKeys,
+  ...(identityPairs[name] && { IDENTITY_PRIVATE_KEY: identityPairs[name].privateKey }),
+});
+// --- end of identity keys ----------------------------------------------------------------------
 const children: ChildProcess[] = [];
 let stopping = false;
 
 function launch(name: string, entry: string, childEnv: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, ["--import", "tsx", entry], {
-    env: { ...env, INTERNAL_SECRET: internalSecret, DATA_DIR: dataDir, HOST: host, EXIT_WITH_PARENT: "1", ...childEnv },
+    env: { ...env, ...identityEnv(name), DATA_DIR: dataDir, HOST: host, EXIT_WITH_PARENT: "1", ...childEnv },
     stdio: ["pipe", "inherit", "inherit"],
   });
   child.on("exit", (code, signal) => {
