@@ -17,6 +17,37 @@ export const REFUSED_BODY_DRAIN_BYTES = 16 * 1024 * 1024;
 /** …and for at most this long. */
 export const REFUSED_BODY_DRAIN_MS = 2000;
 
+/**
+ * JSON nested deeper than this is refused before it is parsed: everything that later walks the
+ * value (variable coercion, cloning, the guards) recurses, and 100 000 brackets would overflow the
+ * stack into a 500. Real variables and bodies stay far below.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** True when `text` (JSON, or anything) opens more than `max` arrays/objects at once outside strings. */
+export function jsonTooDeep(text: string, max = MAX_JSON_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+/** A JSON body or parameter nested deeper than MAX_JSON_DEPTH. */
+class JsonTooDeepError extends Error {
+  readonly code = "GATEWAY_JSON_TOO_DEEP";
+  readonly statusCode = 400;
+}
+
 /** Fastify's own error codes a client can cause, and what the contract calls them. */
 const FASTIFY_ERRORS: Record<string, { code: ErrorCode; message: string }> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: "UNSUPPORTED_MEDIA_TYPE", message: "The body must be application/json" },
@@ -27,6 +58,7 @@ const FASTIFY_ERRORS: Record<string, { code: ErrorCode; message: string }> = {
   FST_ERR_CTP_INVALID_CONTENT_TYPE: { code: "UNSUPPORTED_MEDIA_TYPE", message: "The Content-Type is not valid" },
   FST_ERR_BAD_URL: { code: "BAD_REQUEST", message: "The URL does not decode" },
   FST_ERR_ASYNC_CONSTRAINT: { code: "BAD_REQUEST", message: "The request could not be routed" },
+  GATEWAY_JSON_TOO_DEEP: { code: "BAD_REQUEST", message: `The JSON is nested deeper than ${MAX_JSON_DEPTH} levels` },
 };
 
 /** The contract's code for an error Fastify raised on a client's behalf; null for the gateway's own failures. */
@@ -131,6 +163,23 @@ export function installRefusals(app: FastifyInstance, options: RefusalOptions): 
     // An unread body: read it before answering, so the client gets to read the answer.
     if (!(await drainBody(request.raw))) reply.header("connection", "close");
     return payload;
+  });
+
+  // Fastify's JSON parser (with its prototype-poisoning checks), after a linear depth check.
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    if (jsonTooDeep(body as string)) return done(new JsonTooDeepError("JSON nested too deeply"), undefined);
+    parseJson(request, body as string, done);
+  });
+  // The same for the JSON in GET /graphql's `variables` and `extensions`.
+  app.addHook("preValidation", async (request) => {
+    if (request.method !== "GET" || !request.url.startsWith(GRAPHQL_PATH)) return;
+    const query = request.query as Record<string, unknown>;
+    for (const name of ["variables", "extensions"]) {
+      const value = query[name];
+      if (typeof value === "string" && jsonTooDeep(value)) throw new JsonTooDeepError("JSON nested too deeply");
+    }
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
