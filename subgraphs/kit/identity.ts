@@ -1,4 +1,7 @@
+import { decodeJwt } from "jose";
+import { LRUCache } from "lru-cache";
 import {
+  IDENTITY_TTL_SECONDS,
   type IdentityClaims,
   type IdentityVerification,
   InvalidIdentityTokenError,
@@ -50,20 +53,42 @@ export function assertCanRead(identity: Identity, ownerId: string, message = "No
   throw forbidden(message);
 }
 
+/** Checks an identity header: the verified identity, or UNAUTHENTICATED. */
+export type IdentityVerifier = (header: string | string[] | undefined) => Promise<Identity>;
+
 /**
  * Reads the identity header. No header is an anonymous caller; a header that does not verify
  * is refused outright (UNAUTHENTICATED), so hand-made identity headers get nothing.
+ *
+ * The gateway reuses a token per caller for most of its minute, so a verified token is remembered
+ * (by its exact text, at most `cacheSize` of them) until it expires: an asymmetric verification is
+ * the largest per-request cost a subgraph would otherwise pay for identity.
  */
+export function createIdentityVerifier(verification: IdentityVerification, cacheSize = 10_000): IdentityVerifier {
+  const verified = new LRUCache<string, { identity: Identity; until: number }>({ max: cacheSize });
+  return async (header) => {
+    if (header === undefined || header === "") return ANONYMOUS;
+    if (Array.isArray(header)) throw unauthenticated("Ambiguous identity");
+    const cached = verified.get(header);
+    if (cached && cached.until > Date.now()) return cached.identity;
+    try {
+      const identity = await verifyIdentityToken(header, verification);
+      const { exp, iat } = decodeJwt(header);
+      // Never past `exp`, nor past the age limit the verification itself applies.
+      const until = Math.min(exp! * 1000, (iat! + IDENTITY_TTL_SECONDS + 30) * 1000);
+      verified.set(header, { identity, until });
+      return identity;
+    } catch (error) {
+      if (error instanceof InvalidIdentityTokenError) throw unauthenticated("Invalid identity token");
+      throw error;
+    }
+  };
+}
+
+/** Verifies one identity header without remembering it (see createIdentityVerifier). */
 export async function verifyIdentity(
   header: string | string[] | undefined,
   verification: IdentityVerification,
 ): Promise<Identity> {
-  if (header === undefined || header === "") return ANONYMOUS;
-  if (Array.isArray(header)) throw unauthenticated("Ambiguous identity");
-  try {
-    return await verifyIdentityToken(header, verification);
-  } catch (error) {
-    if (error instanceof InvalidIdentityTokenError) throw unauthenticated("Invalid identity token");
-    throw error;
-  }
+  return createIdentityVerifier(verification, 1)(header);
 }

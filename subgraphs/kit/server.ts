@@ -13,7 +13,7 @@ import { type Logger, pino } from "pino";
 import type { IdentityKeys } from "../../common/identity-keys.ts";
 import { requestIdOf } from "../../common/request-id.ts";
 import { validTraceparent } from "../../common/trace-context.ts";
-import { IDENTITY_HEADER, type Identity, verifyIdentity } from "./identity.ts";
+import { createIdentityVerifier, IDENTITY_HEADER, type Identity } from "./identity.ts";
 import { observeService } from "./observability.ts";
 import { requestScope } from "./request-scope.ts";
 import { startServiceTracing } from "./tracing.ts";
@@ -137,7 +137,7 @@ export async function createSubgraphService<L>(options: SubgraphServiceOptions<L
   });
   await apollo.start();
 
-  const verification = { subgraph: options.name, trusted: options.identityKeys.trusted };
+  const verifyIdentity = createIdentityVerifier({ subgraph: options.name, trusted: options.identityKeys.trusted });
   let ready = false;
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) =>
@@ -149,7 +149,7 @@ export async function createSubgraphService<L>(options: SubgraphServiceOptions<L
       const requestId = request.id;
       let identity: Identity;
       try {
-        identity = await verifyIdentity(request.headers[IDENTITY_HEADER], verification);
+        identity = await verifyIdentity(request.headers[IDENTITY_HEADER]);
       } catch (error) {
         throw new GraphQLError((error as Error).message, {
           extensions: { code: "UNAUTHENTICATED", http: { status: 401 } },

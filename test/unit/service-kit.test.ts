@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { resolve } from "node:path";
 import { test } from "node:test";
 import { ConfigError, defineService, readServiceConfig, variable } from "../../subgraphs/kit/config.ts";
+import { createIdentityVerifier } from "../../subgraphs/kit/identity.ts";
 import { createTestIdentityKeys } from "../helpers/identity.ts";
 
 const keys = createTestIdentityKeys();
@@ -91,4 +92,17 @@ test("a bad value is refused naming the variable; missing keys fail closed off l
     /IDENTITY_PUBLIC_KEYS "gateway" is a private key/,
   );
   assert.doesNotThrow(() => readServiceConfig(orders, { HOST: "::1" }));
+});
+
+test("a verified identity token is remembered until it expires, never past", async (t) => {
+  t.mock.timers.enable({ apis: ["Date"], now: Date.now() });
+  const verify = createIdentityVerifier({ subgraph: "orders", trusted: keys.forService("orders").trusted });
+  const token = await keys.sign({ userId: "u1", scopes: new Set(["orders:read"]) }, "orders");
+  const first = await verify(token);
+  assert.equal(first.userId, "u1");
+  assert.equal(await verify(token), first, "the second request reuses the verification");
+  // Another audience is refused whatever is cached.
+  await assert.rejects(verify(await keys.sign({ userId: "u1" }, "products")), /Invalid identity token/);
+  t.mock.timers.tick(70_000); // past exp and its 5 s leeway
+  await assert.rejects(verify(token), /Invalid identity token/);
 });
