@@ -1,4 +1,5 @@
-// What the gateway and the services agree on across process boundaries: the signed identity token, the request id, the W3C trace context, the identity keys and how a process stops.
+// What the gateway and the services agree on across process boundaries: the signed identity token, the request's deadline, the request id, the W3C trace context, the identity keys and how a process stops.
+export * from "./deadline.ts";
 export * from "./identity-keys.ts";
 export * from "./identity-token.ts";
 export * from "./lifecycle.ts";

@@ -4,6 +4,8 @@ import { z } from "zod";
 import { GATEWAY_ISSUER, type IdentitySigningKey, resolveIdentityKeys } from "../common/index.ts";
 import { DEFAULT_THROTTLE_EXEMPT, type GuardsConfig, parseCidrs, parseOverrides } from "./guards/index.ts";
 import { type ObservabilityConfig, tracesUrlOf } from "./observability/index.ts";
+import type { ResponseCacheConfig } from "./response-cache/index.ts";
+import type { TrustedDocumentsConfig } from "./trusted-documents/index.ts";
 
 export interface AuthConfig {
   /** JWKS of the token issuer. @default the `users` subgraph's `/.well-known/jwks.json` */
@@ -24,6 +26,8 @@ export interface AuthConfig {
   readonly jwksRefreshCooldownSeconds: number;
   /** While the JWKS host is down, cached keys keep verifying this long. @default 86400 */
   readonly jwksStaleMaxAgeSeconds: number;
+  /** A verified JWT is remembered this long at most (never past its `exp`); 0 checks every time. @default 60 */
+  readonly verifiedCacheSeconds: number;
   /** RFC 7662 introspection of opaque (non-JWT) bearer tokens; null refuses them as malformed. @default null */
   readonly introspection: IntrospectionConfig | null;
 }
@@ -77,10 +81,22 @@ export interface GatewayConfig {
    * them with failover. @default none (the supergraph's URLs)
    */
   readonly subgraphUrls: ReadonlyMap<string, readonly string[]>;
-  /** How long a failed subgraph instance is left out. @default 10 */
+  /** How long an instance's open circuit stays open before one trial request. @default 10 */
   readonly subgraphEjectSeconds: number;
-  /** Per-subgraph request timeout. @default 10000 */
+  /** Per subgraph fetch (each try), never more than what is left of the request's deadline. @default 10000 */
   readonly subgraphTimeoutMs: number;
+  /** One deadline per client request, carried through every subgraph fetch and retry. @default 10000 */
+  readonly requestTimeoutMs: number;
+  /** Consecutive failures (fetches or probes) that open an instance's circuit. @default 3 */
+  readonly subgraphCircuitFailures: number;
+  /** Between two `/healthz` probes of every subgraph instance; 0 turns probing off. @default 5000 */
+  readonly subgraphProbeIntervalMs: number;
+  /** A probe not answered within this counts as a failure. @default 2000 */
+  readonly subgraphProbeTimeoutMs: number;
+  /** Retries per subgraph: at most this share of its requests over 10 s… @default 0.2 */
+  readonly subgraphRetryRatio: number;
+  /** …plus this many per second whatever the traffic. @default 10 */
+  readonly subgraphRetryMinPerSecond: number;
   /** Largest accepted request body. @default 1048576 */
   readonly bodyLimitBytes: number;
   /** Largest JSON body the REST shim (`/api/*`) accepts; larger ones get 413. @default 65536 */
@@ -95,6 +111,10 @@ export interface GatewayConfig {
   readonly observability: ObservabilityConfig;
   /** Rate limits, shape limits, throttling and blocking (see gateway/guards/). */
   readonly guards: GuardsConfig;
+  /** Whole PUBLIC answers kept and served again (see gateway/response-cache/). */
+  readonly responseCache: ResponseCacheConfig;
+  /** The persisted query manifest and trusted-only mode (see gateway/trusted-documents/). */
+  readonly trustedDocuments: TrustedDocumentsConfig;
 }
 
 /** How `/metrics` may be reached. */
@@ -198,10 +218,29 @@ const ENVIRONMENT = z.object({
   LOG_LEVEL: text,
   INTROSPECTION: flag,
   EXPLORER: flag,
+  RESPONSE_CACHE: flag,
+  RESPONSE_CACHE_MAX_MB: integer(1, 64 * 1024),
+  RESPONSE_CACHE_KEY_PREFIX: text,
   SUBGRAPH_DEDUPE: flag,
   SUBGRAPH_URLS: parsedWith(parseSubgraphUrls),
   SUBGRAPH_EJECT_SECONDS: integer(1, 3600),
   SUBGRAPH_TIMEOUT_MS: integer(100, 300_000),
+  REQUEST_TIMEOUT_MS: integer(100, 600_000),
+  SUBGRAPH_CIRCUIT_FAILURES: integer(1, 1000),
+  SUBGRAPH_PROBE_INTERVAL_MS: parsedWith((raw) => {
+    const value = Number(raw);
+    if (!Number.isInteger(value) || (value !== 0 && (value < 100 || value > 3_600_000)))
+      throw new Problem(`must be 0 (off) or an integer from 100 to 3600000, got "${raw}"`);
+    return value;
+  }),
+  SUBGRAPH_PROBE_TIMEOUT_MS: integer(10, 60_000),
+  SUBGRAPH_RETRY_RATIO: parsedWith((raw) => {
+    const ratio = Number(raw);
+    if (raw === "" || !Number.isFinite(ratio) || ratio < 0 || ratio > 10)
+      throw new Problem(`must be a number from 0 to 10, got "${raw}"`);
+    return ratio;
+  }),
+  SUBGRAPH_RETRY_MIN_PER_SECOND: integer(0, 100_000),
   BODY_LIMIT_BYTES: integer(1024, 64 * 1024 * 1024),
   REST_BODY_LIMIT_BYTES: integer(1024, 64 * 1024 * 1024),
   // Authentication
@@ -214,6 +253,7 @@ const ENVIRONMENT = z.object({
   JWKS_CACHE_SECONDS: integer(1, 86_400),
   JWKS_REFRESH_COOLDOWN_SECONDS: integer(0, 3600),
   JWKS_STALE_MAX_AGE_SECONDS: integer(0, 30 * 86_400),
+  JWT_CACHE_SECONDS: integer(0, 3600),
   INTROSPECTION_URL: httpUrl,
   INTROSPECTION_CLIENT_ID: text,
   INTROSPECTION_CLIENT_SECRET: text,
@@ -225,6 +265,8 @@ const ENVIRONMENT = z.object({
   LOG_REQUESTS: flag,
   METRICS_ENABLED: flag,
   METRICS_MAX_OPERATION_NAMES: integer(0, 10_000),
+  METRICS_OPERATION_EARN_MINUTES: integer(1, 1440),
+  METRICS_OPERATION_RETIRE_MINUTES: integer(1, 30 * 1440),
   OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl,
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: httpUrl,
   OTEL_TRACES_EXPORTER: text,
@@ -273,6 +315,9 @@ const ENVIRONMENT = z.object({
   BLOCK_THRESHOLD: integer(0, 1_000_000),
   BLOCK_WINDOW_SECONDS: integer(1, 86_400),
   BLOCK_DURATION_SECONDS: integer(1, 30 * 86_400),
+  // Trusted documents
+  TRUSTED_DOCUMENTS: text,
+  TRUSTED_DOCUMENTS_ONLY: flag,
 });
 
 type Environment = z.infer<typeof ENVIRONMENT>;
@@ -345,12 +390,19 @@ function configOf(env: Environment, production: boolean): GatewayConfig {
       jwksCacheSeconds: env.JWKS_CACHE_SECONDS ?? 600,
       jwksRefreshCooldownSeconds: env.JWKS_REFRESH_COOLDOWN_SECONDS ?? 10,
       jwksStaleMaxAgeSeconds: env.JWKS_STALE_MAX_AGE_SECONDS ?? 86_400,
+      verifiedCacheSeconds: env.JWT_CACHE_SECONDS ?? 60,
       introspection: introspectionConfig(env),
     },
     subgraphDedupe: env.SUBGRAPH_DEDUPE ?? true,
     subgraphUrls: env.SUBGRAPH_URLS ?? new Map(),
     subgraphEjectSeconds: env.SUBGRAPH_EJECT_SECONDS ?? 10,
     subgraphTimeoutMs: env.SUBGRAPH_TIMEOUT_MS ?? 10_000,
+    requestTimeoutMs: env.REQUEST_TIMEOUT_MS ?? 10_000,
+    subgraphCircuitFailures: env.SUBGRAPH_CIRCUIT_FAILURES ?? 3,
+    subgraphProbeIntervalMs: env.SUBGRAPH_PROBE_INTERVAL_MS ?? 5000,
+    subgraphProbeTimeoutMs: env.SUBGRAPH_PROBE_TIMEOUT_MS ?? 2000,
+    subgraphRetryRatio: env.SUBGRAPH_RETRY_RATIO ?? 0.2,
+    subgraphRetryMinPerSecond: env.SUBGRAPH_RETRY_MIN_PER_SECOND ?? 10,
     bodyLimitBytes: env.BODY_LIMIT_BYTES ?? 1024 * 1024,
     restBodyLimitBytes: env.REST_BODY_LIMIT_BYTES ?? 64 * 1024,
     introspection: env.INTROSPECTION ?? !production,
@@ -360,11 +412,19 @@ function configOf(env: Environment, production: boolean): GatewayConfig {
       logRequests: env.LOG_REQUESTS ?? true,
       metricsEnabled: env.METRICS_ENABLED ?? true,
       maxOperationNames: env.METRICS_MAX_OPERATION_NAMES ?? 100,
+      operationEarnMinutes: env.METRICS_OPERATION_EARN_MINUTES ?? 3,
+      operationRetireMinutes: env.METRICS_OPERATION_RETIRE_MINUTES ?? 60,
       otlpTracesUrl: tracesOff
         ? null
         : (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (tracesBase === null ? null : tracesUrlOf(tracesBase))),
       serviceName: env.OTEL_SERVICE_NAME ?? "gateway",
       traceSampleRatio: env.OTEL_TRACES_SAMPLER_ARG ?? 1,
+    },
+    responseCache: {
+      enabled: env.RESPONSE_CACHE ?? true,
+      maxMegabytes: env.RESPONSE_CACHE_MAX_MB ?? 64,
+      redisUrl: env.REDIS_URL,
+      keyPrefix: env.RESPONSE_CACHE_KEY_PREFIX ?? "shop:responses:",
     },
     guards: {
       redisUrl: env.REDIS_URL,
@@ -392,7 +452,17 @@ function configOf(env: Environment, production: boolean): GatewayConfig {
       blockWindowSeconds: env.BLOCK_WINDOW_SECONDS ?? 60,
       blockDurationSeconds: env.BLOCK_DURATION_SECONDS ?? 900,
     },
+    trustedDocuments: trustedDocumentsConfig(env, production),
   };
+}
+
+/** Trusted-only mode needs a manifest; with one, production runs only what it lists unless told otherwise. */
+function trustedDocumentsConfig(env: Environment, production: boolean): TrustedDocumentsConfig {
+  const path = env.TRUSTED_DOCUMENTS === null ? null : resolve(env.TRUSTED_DOCUMENTS);
+  if (path === null && env.TRUSTED_DOCUMENTS_ONLY === true) {
+    throw new ConfigError("TRUSTED_DOCUMENTS must be set too: TRUSTED_DOCUMENTS_ONLY runs only the documents it lists");
+  }
+  return { path, only: path !== null && (env.TRUSTED_DOCUMENTS_ONLY ?? production) };
 }
 
 /** Token introspection is on when its URL and client credentials are all given, off when none is. */

@@ -18,6 +18,11 @@ export const ANONYMOUS_CALLER: CallerIdentity = Object.freeze({
 export interface SubgraphCallContext {
   identity: CallerIdentity;
   requestId: string;
+  /**
+   * When the gateway stops waiting for this request (epoch ms): every subgraph fetch and retry
+   * gets what is left of it, and so do the subgraphs. @default none (each fetch its own timeout)
+   */
+  deadline?: number | undefined;
   /** What the request log and metrics learn about this request (each subgraph call is added). */
   observation?: RequestRecord | undefined;
 }

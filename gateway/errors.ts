@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   OPERATION_RESOLUTION_FAILURE: { status: 400 },
   PERSISTED_QUERY_NOT_FOUND: { status: 200 },
   PERSISTED_QUERY_NOT_SUPPORTED: { status: 200 },
+  /** Trusted-only mode: an id, text or APQ registration that is not a trusted document. */
+  OPERATION_NOT_TRUSTED: { status: 400 },
   NOT_FOUND: { status: 404 },
   /** A known path with another method (with `Allow`): the REST shim and `/graphql`. */
   METHOD_NOT_ALLOWED: { status: 405 },

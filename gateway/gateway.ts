@@ -26,8 +26,10 @@ import { serveMetrics } from "./metrics-access.ts";
 import { createObservability, metricsRoutes, REDACT_PATHS } from "./observability/index.ts";
 import { composePipeline } from "./pipeline.ts";
 import { clientErrorHandler, frameworkErrors, installRefusals } from "./refusals.ts";
-import { REST_PREFIX, restRoutes } from "./rest/index.ts";
+import { createResponseCache } from "./response-cache/index.ts";
+import { REST_PREFIX, ROUTES, restRoutes } from "./rest/index.ts";
 import { FileSupergraphManager, subgraphUrls } from "./supergraph.ts";
+import { createTrustedDocuments } from "./trusted-documents/index.ts";
 import {
   balancedTransport,
   createSubgraphTransport,
@@ -66,9 +68,12 @@ const REDACT = REDACT_PATHS;
 
 /** Builds the gateway (HTTP server, Apollo Server, Apollo Gateway) without listening. */
 export async function createGateway(config: GatewayConfig, options: CreateGatewayOptions = {}): Promise<Gateway> {
-  const logger =
-    options.logger ?? pino({ name: "gateway", level: config.logLevel, redact: REDACT }, options.logDestination);
-  const { transport, close: closeTransport } = createSubgraphTransport(config.subgraphTimeoutMs);
+  const destination = options.logDestination ?? pino.destination(1);
+  const logger = options.logger ?? pino({ name: "gateway", level: config.logLevel, redact: REDACT }, destination);
+  // The request log's lines are built field by field from the request record and carry no header,
+  // variable or body: redaction would find nothing there, at a tenth of the request's CPU.
+  const requestLogger = options.logger ?? pino({ name: "gateway", level: config.logLevel }, destination);
+  const { transport, probe, close: closeTransport } = createSubgraphTransport(config.subgraphTimeoutMs);
   const signer = new IdentitySigner(config.identityKey);
 
   let authenticator: Authenticator | null = null;
@@ -77,7 +82,17 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
   const authorization = createAuthorization({ policy: () => policy });
   const guards = createGuards(config.guards, { logger, operationOf: authorization.operationOf });
   let supergraphSdl = ""; // for the status page
-  const pools = new Map<string, InstancePool>(); // for the status page
+  const pools = new Map<string, InstancePool>(); // by subgraph name; the status page reads them too
+  const poolOptions = {
+    failureThreshold: config.subgraphCircuitFailures,
+    openMs: config.subgraphEjectSeconds * 1000,
+    probe,
+    probeIntervalMs: config.subgraphProbeIntervalMs,
+    probeTimeoutMs: config.subgraphProbeTimeoutMs,
+    retryRatio: config.subgraphRetryRatio,
+    retryMinPerSecond: config.subgraphRetryMinPerSecond,
+    logger,
+  };
   const supergraph = new FileSupergraphManager({
     path: config.supergraphPath,
     logger,
@@ -94,14 +109,28 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
         authenticator = createAuthenticator({ ...config.auth, jwksUrl, logger });
       }
       guards.onSupergraph(sdl);
+      // A subgraph the new supergraph no longer has stops being probed.
+      const routed = subgraphUrls(sdl);
+      for (const [name, pool] of pools) {
+        if (routed.has(name)) continue;
+        pool.close();
+        pools.delete(name);
+      }
       logger.info({ version: state.version, jwksUrl }, "supergraph loaded");
     },
+  });
+  // The REST shim's operations are the gateway's own documents: trusted without a manifest.
+  const trusted = createTrustedDocuments(config.trustedDocuments, {
+    own: ROUTES.map((route) => route.operation),
+    logger,
   });
   // Request ids, the request log, metrics and (with an OTLP endpoint) tracing.
   const observability = createObservability(config.observability, {
     logger,
+    requestLogger,
     supergraph: () => supergraph.state,
     metrics: guards.metrics,
+    trustedOperationNames: trusted.documents.operationNames,
   });
 
   const gateway = new ApolloGateway({
@@ -109,17 +138,19 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     logger: apolloLogger(logger),
     ...(observability.planCache && { queryPlannerConfig: { cache: observability.planCache } }),
     buildService: ({ name, url }) => {
-      // SUBGRAPH_URLS may give several instances: balanced, with failover, over the keep-alive pool.
+      // SUBGRAPH_URLS may give several instances; each subgraph's pool balances, probes and breaks
+      // circuits. A reload that keeps a subgraph's instances keeps its pool (and what it learnt).
       const instances = config.subgraphUrls.get(name) ?? [url!];
-      const pool =
-        instances.length > 1
-          ? new InstancePool({ subgraph: name, urls: instances, ejectMs: config.subgraphEjectSeconds * 1000, logger })
-          : null;
-      if (pool) pools.set(name, pool);
+      let pool = pools.get(name);
+      if (!pool?.sameUrls(instances)) {
+        pool?.close();
+        pool = new InstancePool({ subgraph: name, urls: instances, ...poolOptions });
+        pools.set(name, pool);
+      }
       return new SubgraphDataSource({
         name,
         url: instances[0]!,
-        send: pool ? balancedTransport(pool, transport) : transport,
+        send: balancedTransport(pool, transport),
         signer,
         dedupe: config.subgraphDedupe,
         observer: observability.subgraphObserver,
@@ -142,13 +173,19 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
   // GraphQL over HTTP takes JSON (and GET): a text/plain body is 415, not a CSRF refusal.
   app.removeContentTypeParser("text/plain");
   // The order of everything a request passes through, and why, is stated in pipeline.ts.
+  const responseCache = createResponseCache(config.responseCache, {
+    isOpen: authorization.isOpen,
+    logger: logger.child({ component: "response-cache" }),
+  });
   const pipeline = composePipeline({
     observability: {
       install: (fastify) => observability.install(fastify),
       plugins: observability.plugins as ApolloServerPlugin<GatewayContext>[],
     },
     guards,
+    trustedDocuments: trusted,
     authorization: { plugin: authorization.plugin as ApolloServerPlugin<GatewayContext> },
+    responseCache: { plugins: responseCache.plugins as readonly ApolloServerPlugin<GatewayContext>[] },
     subgraphStatus: subgraphUnavailableStatus() as ApolloServerPlugin<GatewayContext>,
     apollo: [
       fastifyApolloDrainPlugin(app),
@@ -169,6 +206,8 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     validationRules: guards.validationRules,
     allowBatchedHttpRequests: guards.allowBatchedHttpRequests,
     csrfPrevention: true,
+    // Trusted-only mode registers nothing: APQ (Apollo's in-memory cache) only outside it.
+    ...(trusted.only && { persistedQueries: false as const }),
     // index.ts owns signal handling; Apollo's own would race it.
     stopOnTerminationSignals: false,
     logger: apolloLogger(logger),
@@ -187,9 +226,11 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
   let metricsUrl: string | null = null;
   /** The one place a request becomes a GatewayContext: /graphql and every other entry use it. */
   const buildContext = async (request: FastifyRequest): Promise<GatewayContext> => {
+    // One deadline per request, from before authentication (an introspection call spends it too).
+    const deadline = Date.now() + config.requestTimeoutMs;
     const identity = await authenticator!.authenticate(headerValue(request.headers.authorization));
     // request.id is the X-Request-Id kept or made for this request (observability.genReqId).
-    return { identity, requestId: request.id, ip: request.ip, observation: observability.recordOf(request) };
+    return { identity, requestId: request.id, ip: request.ip, observation: observability.recordOf(request), deadline };
   };
   // The REST shim runs its operations through this same Apollo Server and context.
   await app.register(restRoutes, {
@@ -238,8 +279,10 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
       // Stopping Apollo drains in-flight requests and closes the HTTP server (fastifyApolloDrainPlugin).
       await apollo.stop();
       await metrics.close();
+      for (const pool of pools.values()) pool.close();
       await closeTransport();
       await guards.close();
+      await responseCache.close();
       await observability.close();
     },
   };

@@ -13,8 +13,12 @@ export interface PipelineStages {
   observability: RequestStage & { readonly plugins: readonly ApolloServerPlugin<GatewayContext>[] };
   /** IP lists, blocks, the throttle and the batch cap (per request); cost and field rate limits (per operation). */
   guards: RequestStage & { readonly plugin: ApolloServerPlugin<GatewayContext> };
+  /** Trusted ids resolved to their documents; in trusted-only mode, every other document refused. */
+  trustedDocuments: { readonly plugin: ApolloServerPlugin<GatewayContext> };
   /** `@authenticated` / `@requiresScopes`: removes what the caller may not see, answers it as null. */
   authorization: { readonly plugin: ApolloServerPlugin<GatewayContext> };
+  /** Whole PUBLIC answers kept and served again, and their invalidation after a mutation. */
+  responseCache: { readonly plugins: readonly ApolloServerPlugin<GatewayContext>[] };
   /** 503 when a subgraph could not be reached and no data came back. */
   subgraphStatus: ApolloServerPlugin<GatewayContext>;
   /** Apollo Server's own (drain on close, landing page and reporting off); they answer nothing. */
@@ -38,13 +42,21 @@ export interface PipelineStages {
  *
  * Per operation (Apollo plugins; each hook runs in this order):
  * 1. Apollo Server's own plugins;
- * 2. subgraph status: its `willSendResponse` sees the response as the subgraphs left it, before
+ * 2. trusted documents, first of the gateway's: its `requestDidStart` decides which document the
+ *    request runs (a trusted id's body) before Apollo Server reads the query, and refuses an
+ *    untrusted one before anything parses, validates, plans or costs it; it reads nothing another
+ *    plugin writes, and the others read the document it chose;
+ * 3. subgraph status: its `willSendResponse` sees the response as the subgraphs left it, before
  *    authorization writes nulls into it, so only a subgraph outage turns into a 503;
- * 3. authorization, before the guards: its `didResolveOperation` removes the fields the caller may
+ * 4. authorization, before the guards: its `didResolveOperation` removes the fields the caller may
  *    not see, and the guards then cost and rate-limit the operation that will run, not the one
  *    sent (a caller is neither refused nor charged for fields it never gets);
- * 4. guards (cost and per-field rate limits);
- * 5. observability last: its `willSendResponse` records the errors every plugin before it added.
+ * 5. guards (cost and per-field rate limits);
+ * 6. the response cache: it answers (in `responseForOperation`, which Apollo calls after every
+ *    `didResolveOperation`) only once authorization and the guards have let the operation through,
+ *    so a cached answer is still authorized, costed and counted against rate limits; it keeps an
+ *    answer only as every plugin before it left it;
+ * 7. observability last: its `willSendResponse` records the errors every plugin before it added.
  */
 export function composePipeline(stages: PipelineStages): {
   /** Adds the per-request hooks, in order, to the root Fastify instance. */
@@ -59,9 +71,11 @@ export function composePipeline(stages: PipelineStages): {
     },
     plugins: [
       ...stages.apollo,
+      stages.trustedDocuments.plugin,
       stages.subgraphStatus,
       stages.authorization.plugin,
       stages.guards.plugin,
+      ...stages.responseCache.plugins,
       ...stages.observability.plugins,
     ],
   };

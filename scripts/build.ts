@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -10,7 +10,10 @@ import { fileURLToPath } from "node:url";
  */
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "dist");
-const sourceRoots = ["gateway", "subgraphs", "common"];
+
+import { BUILD_STAMP, SOURCE_ROOTS } from "./lib/entry.ts";
+
+const sourceRoots = SOURCE_ROOTS;
 /** Files that are not TypeScript but are loaded next to the module that reads them. */
 const ASSET = /\.(graphql|json|sql)$/;
 
@@ -34,4 +37,6 @@ for (const top of sourceRoots) {
     copied++;
   }
 }
+// Written last: sources changed after this make `npm start` run the TypeScript again (scripts/lib/entry.ts).
+writeFileSync(join(out, BUILD_STAMP), `${new Date().toISOString()}\n`);
 console.log(`build: dist/ written, ${copied} asset file(s) copied`);

@@ -1,4 +1,5 @@
 import { decodeProtectedHeader, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions, jwtVerify } from "jose";
+import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import { ANONYMOUS_CALLER, type CallerIdentity } from "../context.ts";
 import { gatewayError } from "../errors.ts";
@@ -24,6 +25,13 @@ export interface AuthenticatorOptions {
   jwksRefreshCooldownSeconds?: number;
   /** How long cached keys keep verifying while the JWKS host is down. @default 86400 */
   jwksStaleMaxAgeSeconds?: number;
+  /**
+   * Verified JWTs remembered (by their exact bytes) so a client sending the same token again costs no
+   * signature check; each is kept until its `exp`, and never longer than this. 0 turns it off. @default 60
+   */
+  verifiedCacheSeconds?: number;
+  /** Most verified JWTs remembered. @default 10000 */
+  verifiedCacheMaxEntries?: number;
   /** RFC 7662 introspection for tokens that are not JWTs. @default null (such tokens are refused as malformed) */
   introspection?: Omit<IntrospectionOptions, "logger" | "issuer" | "audience"> | null;
   logger?: Pick<Logger, "warn" | "info" | "error">;
@@ -103,6 +111,16 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     ...(options.audience && { audience: options.audience }),
   };
 
+  // Same bytes, same signature check: a token verified once needs only its expiry checked again.
+  // Entries live no longer than the JWKS cache would keep a removed key anyway.
+  const verifiedForMs = (options.verifiedCacheSeconds ?? 60) * 1000;
+  const verified =
+    verifiedForMs > 0
+      ? new LRUCache<string, { identity: CallerIdentity; expiresAt: number }>({
+          max: options.verifiedCacheMaxEntries ?? 10_000,
+        })
+      : null;
+
   return {
     async authenticate(authorization) {
       if (authorization === undefined || authorization === "") return ANONYMOUS_CALLER;
@@ -113,6 +131,11 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       if (!JWT_SHAPE.test(token)) {
         if (!introspector) refuse("malformed token");
         return introspect(introspector, token);
+      }
+      const known = verified?.get(token);
+      if (known) {
+        if (known.expiresAt > Date.now()) return known.identity;
+        verified!.delete(token);
       }
 
       let header: ReturnType<typeof decodeProtectedHeader>;
@@ -141,7 +164,15 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         refuse("bad subject");
       }
       const clientId = typeof payload.client_id === "string" ? payload.client_id : null;
-      return Object.freeze({ userId: payload.sub ?? null, scopes: scopesOf(payload), clientId });
+      const identity: CallerIdentity = Object.freeze({
+        userId: payload.sub ?? null,
+        scopes: scopesOf(payload),
+        clientId,
+      });
+      // `exp` is required above; the entry ends with the token, or sooner.
+      if (verified)
+        verified.set(token, { identity, expiresAt: Math.min(payload.exp! * 1000, Date.now() + verifiedForMs) });
+      return identity;
     },
   };
 }

@@ -1,11 +1,18 @@
 import { createHash } from "node:crypto";
 import type { ApolloServerPlugin } from "@apollo/server";
 import type { GatewayExecutor, GatewayInterface } from "@apollo/server-gateway-interface";
-import { type DocumentNode, getOperationAST, type OperationDefinitionNode } from "graphql";
+import { type DocumentNode, type GraphQLSchema, getOperationAST, type OperationDefinitionNode } from "graphql";
 import type { CallerIdentity } from "../context.ts";
 import { gatewayError } from "../errors.ts";
 import { filterDocument, findRemovals, type Removal } from "./filter.ts";
-import { type AuthorizationPolicy, fieldCheck, isAuthenticated, isEmptyPolicy } from "./policy.ts";
+import {
+  type AuthorizationPolicy,
+  fieldCheck,
+  isAuthenticated,
+  isEmptyPolicy,
+  type Requirement,
+  satisfies,
+} from "./policy.ts";
 import { answerRemovals } from "./response.ts";
 
 /** The operation a caller may run: the document without what it may not see, under its own query hash. */
@@ -39,6 +46,11 @@ export interface Authorization {
    * (during `didResolveOperation`); undefined when nothing was removed.
    */
   operationOf(contextValue: object): AuthorizedOperation | undefined;
+  /**
+   * Whether an operation selects anything that needs authentication or a scope (in any branch, before
+   * `@skip`/`@include`): what is open to everyone may be shared between callers, the rest never.
+   */
+  isOpen(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode): boolean;
 }
 
 /**
@@ -56,6 +68,37 @@ export interface Authorization {
  */
 export function createAuthorization(options: AuthorizationOptions): Authorization {
   const decisions = new WeakMap<object, Decision>();
+  // What an operation asks of its caller depends only on the policy, the document and the operation:
+  // worked out once (Apollo Server hands back the same parsed document for the same query), so a
+  // caller who meets every requirement costs a few set lookups, not a walk of the document.
+  const demands = new WeakMap<AuthorizationPolicy, WeakMap<OperationDefinitionNode, readonly Requirement[]>>();
+  const demandsOf = (
+    policy: AuthorizationPolicy,
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+  ): readonly Requirement[] => {
+    let byOperation = demands.get(policy);
+    if (!byOperation) {
+      byOperation = new WeakMap();
+      demands.set(policy, byOperation);
+    }
+    let found = byOperation.get(operation);
+    if (!found) {
+      const touched = new Set<Requirement>();
+      // Every branch counts (no variables: a @skip/@include on a variable is taken as not skipping).
+      findRemovals(schema, document, operation, {}, (coordinate, returnType) => {
+        const onField = policy.fields.get(coordinate);
+        const onType = policy.types.get(returnType);
+        if (onField) touched.add(onField);
+        if (onType) touched.add(onType);
+        return true;
+      });
+      found = [...touched];
+      byOperation.set(operation, found);
+    }
+    return found;
+  };
 
   const plugin: ApolloServerPlugin<{ identity: CallerIdentity }> = {
     async requestDidStart() {
@@ -65,8 +108,9 @@ export function createAuthorization(options: AuthorizationOptions): Authorizatio
           const policy = options.policy();
           if (isEmptyPolicy(policy) || !context.operation) return;
           const identity = context.contextValue.identity;
-          const isAllowed = fieldCheck(policy, identity);
           const { schema, document } = context;
+          if (demandsOf(policy, schema, document, context.operation).every((r) => satisfies(r, identity))) return;
+          const isAllowed = fieldCheck(policy, identity);
           const removals = findRemovals(
             schema,
             document,
@@ -121,5 +165,9 @@ export function createAuthorization(options: AuthorizationOptions): Authorizatio
       stop: () => inner.stop(),
     }),
     operationOf: (contextValue) => decisions.get(contextValue),
+    isOpen(schema, document, operation) {
+      const policy = options.policy();
+      return isEmptyPolicy(policy) || demandsOf(policy, schema, document, operation).length === 0;
+    },
   };
 }

@@ -2,7 +2,11 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const here = dirname(fileURLToPath(import.meta.url));
+// Compiled to dist/gateway/explorer/, it still serves the sources and bundle kept beside the TypeScript.
+const compiled = dirname(fileURLToPath(import.meta.url));
+const here = compiled.endsWith(join("dist", "gateway", "explorer"))
+  ? join(compiled, "..", "..", "..", "gateway", "explorer")
+  : compiled;
 
 /** Browser sources (bundled by scripts/build-explorer.ts, except the status page's plain script). */
 export const CLIENT_DIR = join(here, "client");

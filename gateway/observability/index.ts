@@ -27,10 +27,14 @@ export interface SubgraphCallObserver {
 
 export interface ObservabilityOptions {
   logger: Logger;
+  /** Where the request log goes (its lines never hold a secret to redact). @default logger */
+  requestLogger?: Logger;
   /** Current supergraph, for the supergraph series. */
   supergraph: () => SupergraphState | null;
   /** Series owned by other gateway concerns, served on the same /metrics. @default [] */
   metrics?: readonly Metric[];
+  /** Operation names that always keep their metric label (trusted documents). @default none */
+  trustedOperationNames?: Iterable<string>;
 }
 
 export interface Observability {
@@ -65,6 +69,9 @@ export function createObservability(config: ObservabilityConfig, options: Observ
   const metrics = createGatewayMetrics({
     supergraph: options.supergraph,
     maxOperationNames: config.maxOperationNames,
+    operationEarnMinutes: config.operationEarnMinutes,
+    operationRetireMinutes: config.operationRetireMinutes,
+    ...(options.trustedOperationNames && { pinnedOperationNames: options.trustedOperationNames }),
     ...(options.metrics && { metrics: options.metrics }),
   });
   const tracing = config.otlpTracesUrl
@@ -75,7 +82,7 @@ export function createObservability(config: ObservabilityConfig, options: Observ
         logger,
       })
     : null;
-  const requestLog = config.logRequests ? createRequestLog({ logger }) : null;
+  const requestLog = config.logRequests ? createRequestLog({ logger: options.requestLogger ?? logger }) : null;
   const measuring = config.metricsEnabled;
   // With logging, metrics and tracing all off, requests get no record at all.
   const observing = requestLog !== null || measuring || tracing !== null;

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Metric, Registry } from "prom-client";
 import type { RequestRecord, SubgraphCall } from "../context.ts";
 import type { SupergraphState } from "../supergraph.ts";
+import { OperationLabels, UNKNOWN_OPERATION } from "./operation-labels.ts";
 
 export interface GatewayMetricsOptions {
   /** Current supergraph, read at scrape time. */
@@ -10,34 +11,22 @@ export interface GatewayMetricsOptions {
   processMetrics?: boolean;
   /** Series owned by other gateway concerns (guards, …), registered here. @default [] */
   metrics?: readonly Metric[];
-  /** Distinct operation names kept as label values (see OperationLabels). @default 100 */
+  /** Operation names that may earn a label value (see OperationLabels). @default 100 */
   maxOperationNames?: number;
+  /** Consecutive minutes of use that earn a name its label. @default 3 */
+  operationEarnMinutes?: number;
+  /** Minutes without use after which an earned name gives its label back. @default 60 */
+  operationRetireMinutes?: number;
+  /** Names that always keep their label (trusted documents, the REST shim's operations). @default none */
+  pinnedOperationNames?: Iterable<string>;
 }
 
-/** Label value of unnamed operations and of requests whose operation never resolved. */
-export const UNKNOWN_OPERATION = "unknown";
-/** Label value of named operations past the cap. */
-export const OTHER_OPERATION = "other";
-
-const GRAPHQL_NAME = /^[_A-Za-z][_0-9A-Za-z]{0,63}$/;
-
-/**
- * Keeps the `operation` label bounded: only names of operations that resolved against the schema
- * are candidates, the first `max` distinct ones are kept, and the rest fold into "other".
- */
-export class OperationLabels {
-  private readonly names = new Set<string>();
-
-  constructor(private readonly max: number) {}
-
-  of(name: string | null): string {
-    if (name === null || !GRAPHQL_NAME.test(name)) return UNKNOWN_OPERATION;
-    if (this.names.has(name)) return name;
-    if (this.names.size >= this.max) return OTHER_OPERATION;
-    this.names.add(name);
-    return name;
-  }
-}
+export {
+  OperationLabels,
+  type OperationLabelsOptions,
+  OTHER_OPERATION,
+  UNKNOWN_OPERATION,
+} from "./operation-labels.ts";
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -51,7 +40,6 @@ export function createGatewayMetrics(options: GatewayMetricsOptions) {
   const registry = new Registry();
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
   for (const metric of options.metrics ?? []) registry.registerMetric(metric);
-  const operationLabels = new OperationLabels(options.maxOperationNames ?? 100);
   const registers = [registry];
 
   const httpRequests = new Counter({
@@ -79,6 +67,14 @@ export function createGatewayMetrics(options: GatewayMetricsOptions) {
     labelNames: ["operation", "type", "route", "status"] as const,
     buckets: LATENCY_BUCKETS,
     registers,
+  });
+  const operationLabels = new OperationLabels({
+    max: options.maxOperationNames ?? 100,
+    earnWindows: options.operationEarnMinutes ?? 3,
+    retireWindows: options.operationRetireMinutes ?? 60,
+    ...(options.pinnedOperationNames && { pinned: options.pinnedOperationNames }),
+    // A retired name's series go too, or names that come and go would pile up series.
+    onRetire: (name) => void forgetOperation([operations, operationDuration], name),
   });
   const errors = new Counter({
     name: "gateway_errors_total",
@@ -187,6 +183,20 @@ export function createGatewayMetrics(options: GatewayMetricsOptions) {
       planCache.inc({ result: hit ? "hit" : "miss" });
     },
   };
+}
+
+/** Removes every series of the metrics whose `operation` label is `name`. */
+export async function forgetOperation(
+  metrics: readonly (Counter<string> | Histogram<string>)[],
+  name: string,
+): Promise<void> {
+  for (const metric of metrics) {
+    const { values } = await metric.get();
+    for (const { labels } of values) {
+      // A histogram's bucket samples carry `le`; its count sample names the series.
+      if (labels.operation === name && labels.le === undefined) metric.remove(labels as Record<string, string>);
+    }
+  }
 }
 
 export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;

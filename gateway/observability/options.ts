@@ -8,10 +8,21 @@ export interface ObservabilityConfig {
    */
   readonly metricsEnabled: boolean;
   /**
-   * Distinct operation names kept as label values; later names are counted as "other", unnamed
-   * and unresolved operations as "unknown". @default 100 (env METRICS_MAX_OPERATION_NAMES)
+   * Operation names that may earn a label value of their own (names of trusted documents always
+   * have one); the rest are counted as "other", unnamed and unresolved operations as "unknown".
+   * @default 100 (env METRICS_MAX_OPERATION_NAMES)
    */
   readonly maxOperationNames: number;
+  /**
+   * A name earns its label by being used in this many consecutive minutes.
+   * @default 3 (env METRICS_OPERATION_EARN_MINUTES)
+   */
+  readonly operationEarnMinutes: number;
+  /**
+   * An earned name unused this many minutes gives its label back.
+   * @default 60 (env METRICS_OPERATION_RETIRE_MINUTES)
+   */
+  readonly operationRetireMinutes: number;
   /**
    * OTLP/HTTP base URL (spans go to `<endpoint>/v1/traces`, JSON). Null: tracing is off and no
    * tracer provider is registered. @default null (env OTEL_EXPORTER_OTLP_ENDPOINT, or

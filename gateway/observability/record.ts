@@ -15,7 +15,8 @@ const MAX_REASON = 200;
  * gateway's own words, safe to log as the reason. Parse and validation messages are not logged:
  * they can quote the client's document (and what a client typed into it).
  */
-const REASON_SAFE = /^(UNAUTHENTICATED|FORBIDDEN|RATE_LIMITED|[A-Z_]+_LIMIT_EXCEEDED|SUBGRAPH_UNAVAILABLE|NOT_FOUND)$/;
+const REASON_SAFE =
+  /^(UNAUTHENTICATED|FORBIDDEN|RATE_LIMITED|[A-Z_]+_LIMIT_EXCEEDED|SUBGRAPH_UNAVAILABLE|NOT_FOUND|OPERATION_NOT_TRUSTED)$/;
 
 export function newRecord(requestId: string, traceId: string | null, traceparent: string | null): RequestRecord {
   return {

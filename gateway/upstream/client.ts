@@ -8,11 +8,17 @@ import { context as otelContext, propagation, type TextMapSetter } from "@opente
 import { GraphQLError, Kind, OperationTypeNode } from "graphql";
 import { LRUCache } from "lru-cache";
 import { Agent, type Dispatcher } from "undici";
-import { IDENTITY_HEADER, IDENTITY_TTL_SECONDS, type IdentitySigningKey, signIdentity } from "../../common/index.ts";
+import {
+  IDENTITY_HEADER,
+  IDENTITY_TTL_SECONDS,
+  type IdentitySigningKey,
+  REQUEST_TIMEOUT_HEADER,
+  signIdentity,
+} from "../../common/index.ts";
 import type { CallerIdentity, SubgraphCall, SubgraphCallContext } from "../context.ts";
 import { addSubgraphCall, type SubgraphCallObserver } from "../observability/index.ts";
 
-export { IDENTITY_HEADER, signIdentity };
+export { IDENTITY_HEADER, REQUEST_TIMEOUT_HEADER, signIdentity };
 
 /** A cached identity token is replaced this long before it expires, so no subgraph sees it expire in flight. */
 const IDENTITY_RENEW_BEFORE_SECONDS = 15;
@@ -29,7 +35,14 @@ export interface SubgraphResponse {
 export interface SubgraphRequest {
   headers: Record<string, string>;
   body: string;
+  /** When the gateway stops waiting for the whole client request (epoch ms). @default none */
+  deadline?: number | undefined;
+  /** A mutation may have run once sent: never repeated then. @default read from the body */
+  mutation?: boolean | undefined;
 }
+
+/** The code of the error a fetch fails with when the request's deadline passed before it could start. */
+export const DEADLINE_EXCEEDED = "EDEADLINE";
 
 /** Sends one request to one subgraph instance. */
 export type SubgraphTransport = (url: string, request: SubgraphRequest) => Promise<SubgraphResponse>;
@@ -40,6 +53,11 @@ export type SubgraphTransport = (url: string, request: SubgraphRequest) => Promi
  */
 export function createSubgraphTransport(timeoutMs: number): {
   transport: SubgraphTransport;
+  /**
+   * `GET /healthz` on the instance's origin: true when it answers below 500 within the timeout (a
+   * subgraph without that path, e.g. an external one, still shows it is up with its 404).
+   */
+  probe: (url: string, timeoutMs: number) => Promise<boolean>;
   close: () => Promise<void>;
 } {
   const agent = new Agent({
@@ -59,12 +77,37 @@ export function createSubgraphTransport(timeoutMs: number): {
     }
     return target;
   };
-  const transport: SubgraphTransport = async (url, { headers, body }) => {
+  const transport: SubgraphTransport = async (url, { headers, body, deadline }) => {
+    // One deadline per client request: each try (retries too) gets what is left of it, at most
+    // timeoutMs, and the subgraph is told, so it stops when the gateway stops waiting.
+    const left = deadline === undefined ? timeoutMs : Math.min(timeoutMs, Math.floor(deadline - Date.now()));
+    if (left <= 0) throw Object.assign(new Error("the request's deadline has passed"), { code: DEADLINE_EXCEEDED });
+    headers[REQUEST_TIMEOUT_HEADER] = String(left);
     const { origin, path } = targetOf(url);
-    const response: Dispatcher.ResponseData = await agent.request({ origin, path, method: "POST", headers, body });
+    const response: Dispatcher.ResponseData = await agent.request({
+      origin,
+      path,
+      method: "POST",
+      headers,
+      body,
+      headersTimeout: left,
+      bodyTimeout: left,
+    });
     return { status: response.statusCode, url, headers: response.headers, body: await response.body.text() };
   };
-  return { transport, close: () => agent.close() };
+  const probe = async (url: string, probeTimeoutMs: number): Promise<boolean> => {
+    const { origin } = targetOf(url);
+    const response = await agent.request({
+      origin,
+      path: "/healthz",
+      method: "GET",
+      headersTimeout: probeTimeoutMs,
+      bodyTimeout: probeTimeoutMs,
+    });
+    await response.body.dump();
+    return response.statusCode < 500;
+  };
+  return { transport, probe, close: () => agent.close() };
 }
 
 /**
@@ -191,12 +234,17 @@ export class SubgraphDataSource implements GraphQLDataSource<SubgraphCallContext
       ...(request.operationName && { operationName: request.operationName }),
       ...(request.extensions && { extensions: request.extensions }),
     });
-    if (this.options.dedupe === false || isMutation(options)) return this.options.send(this.url, { headers, body });
+    const deadline = context?.deadline;
+    const mutation = isMutation(options);
+    if (this.options.dedupe === false || mutation)
+      return this.options.send(this.url, { headers, body, deadline, mutation });
     // Identical fetches (the identity token stands for the caller) share one answer; each parses its own copy.
     const key = `${identityToken ?? ""}\0${body}`;
     let shared = this.inFlight.get(key);
     if (!shared) {
-      shared = this.options.send(this.url, { headers, body });
+      // The first caller's deadline bounds the shared fetch: the others joined later, so they lose at
+      // most the time by which they were late.
+      shared = this.options.send(this.url, { headers, body, deadline, mutation });
       this.inFlight.set(key, shared);
       const forget = () => this.inFlight.delete(key);
       shared.then(forget, forget);

@@ -15,8 +15,17 @@ export interface ServiceConfig {
   readonly port: number;
   /** HOST. @default "127.0.0.1" */
   readonly host: string;
-  /** DATABASE_PATH, else DATA_DIR/<name>.db. @default ".data/<name>.db" */
+  /** DATABASE_PATH, else DATA_DIR/<name>.db; the SQLite file when DATABASE_URL is unset. @default ".data/<name>.db" */
   readonly databasePath: string;
+  /**
+   * DATABASE_URL, a `postgres://` URL: the service keeps its data in PostgreSQL, in the schema
+   * `databaseSchemaPrefix` + name. @default undefined (SQLite at `databasePath`)
+   */
+  readonly databaseUrl?: string;
+  /** DATABASE_SCHEMA_PREFIX, prepended to the service name to form its PostgreSQL schema. @default "" */
+  readonly databaseSchemaPrefix: string;
+  /** DATABASE_POOL_SIZE, the most PostgreSQL connections the service holds at once. @default 10 */
+  readonly databasePoolSize: number;
   /**
    * IDENTITY_PRIVATE_KEY (this service's own key, when it calls peers) and IDENTITY_PUBLIC_KEYS (the
    * gateway's key and those of the peers allowed to call it), verifying and signing identity tokens.
@@ -69,6 +78,21 @@ export const variable = {
       }),
   /** An absolute http(s) URL, normalised. */
   httpUrl: (fallback: string) => variable.optionalHttpUrl().transform((url) => url ?? new URL(fallback).href),
+  /** One or more absolute http(s) URLs separated by `|` (instances of one peer), normalised. */
+  httpUrls: (fallback: string) =>
+    z
+      .string()
+      .optional()
+      .transform((raw, ctx) => {
+        if (raw === undefined) return new URL(fallback).href;
+        const urls = raw.split("|").map((part) => part.trim());
+        const normalised = urls.map((part) => (URL.canParse(part) ? new URL(part) : null));
+        if (normalised.every((url) => url && (url.protocol === "http:" || url.protocol === "https:"))) {
+          return normalised.map((url) => url!.href).join("|");
+        }
+        ctx.addIssue({ code: "custom", message: `must be http(s) URLs separated by "|", got "${raw}"` });
+        return z.NEVER;
+      }),
   /** A whole number of seconds from 1 to `max`. */
   seconds: (fallback: number, max: number) =>
     z
@@ -90,6 +114,48 @@ export const variable = {
         error: (issue) =>
           `must be a single token without spaces (at most 512 characters), got "${String(issue.input)}"`,
       }),
+  /** A whole number from 1 to `max`. */
+  count: (fallback: number, max: number) =>
+    z
+      .string()
+      .optional()
+      .transform((raw, ctx) => {
+        if (raw === undefined) return fallback;
+        const value = Number(raw);
+        if (/^\d+$/.test(raw) && value >= 1 && value <= max) return value;
+        ctx.addIssue({ code: "custom", message: `must be a whole number from 1 to ${max}, got "${raw}"` });
+        return z.NEVER;
+      }),
+  /**
+   * A `postgres://` (or `postgresql://`) URL; undefined when unset. The message never repeats the
+   * value: it may hold a password.
+   */
+  postgresUrl: () =>
+    z
+      .string()
+      .optional()
+      .transform((raw, ctx) => {
+        if (raw === undefined) return undefined;
+        const protocol = URL.canParse(raw) ? new URL(raw).protocol : null;
+        if (protocol === "postgres:" || protocol === "postgresql:") return raw;
+        ctx.addIssue({
+          code: "custom",
+          message: `must be a postgres:// URL${protocol ? `, got a ${protocol} URL` : ""}`,
+        });
+        return z.NEVER;
+      }),
+  /**
+   * The start of PostgreSQL schema names: put on the search path unquoted, so only lower-case
+   * letters, digits and _, not starting with a digit, short enough to leave room for the service name.
+   */
+  schemaPrefix: () =>
+    z
+      .string()
+      .default("")
+      .refine((raw) => /^([a-z_][a-z0-9_]*)?$/.test(raw) && raw.length <= 40, {
+        error: (issue) =>
+          `must be lower-case letters, digits and _ (at most 40, not starting with a digit), got "${String(issue.input)}"`,
+      }),
 };
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -102,6 +168,10 @@ function serviceVariables(defaultPort: number) {
     HOST: variable.text("127.0.0.1"),
     DATABASE_PATH: z.string().optional(),
     DATA_DIR: variable.text(".data"),
+    DATABASE_URL: variable.postgresUrl(),
+    DATABASE_SCHEMA_PREFIX: variable.schemaPrefix(),
+    // PostgreSQL allows 100 connections by default: a pool past that from one service is a typo.
+    DATABASE_POOL_SIZE: variable.count(10, 100),
     // Checked with HOST and NODE_ENV below: whether a default is allowed depends on both.
     IDENTITY_PRIVATE_KEY: z.string().optional(),
     IDENTITY_PUBLIC_KEYS: z.string().optional(),
@@ -195,6 +265,9 @@ export function readServiceConfig<S extends z.ZodRawShape, C extends object>(
     port: vars.PORT,
     host: vars.HOST,
     databasePath: vars.DATABASE_PATH ?? resolve(vars.DATA_DIR, `${definition.name}.db`),
+    ...(vars.DATABASE_URL !== undefined && { databaseUrl: vars.DATABASE_URL }),
+    databaseSchemaPrefix: vars.DATABASE_SCHEMA_PREFIX,
+    databasePoolSize: vars.DATABASE_POOL_SIZE,
     identityKeys: keys.keys,
     production,
     logLevel: vars.LOG_LEVEL,

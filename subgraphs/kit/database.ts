@@ -1,13 +1,22 @@
-import { type Migration, SqliteDatabase } from "../shared/db.ts";
+import { Database, type Migration, type OpenDatabaseOptions } from "../shared/db.ts";
 
-/** Opens a service's database and brings its schema up to date; closes it again if that fails. */
-export function openDatabase(path: string, migrations: readonly Migration[]): SqliteDatabase {
-  const db = new SqliteDatabase(path);
+/**
+ * The one way a service opens its store: SQLite at `databasePath`, or the schema
+ * `databaseSchemaPrefix` + `service` in PostgreSQL when `databaseUrl` is set. Applies the pending
+ * `migrations` and closes the store again if that fails. A service's options (a `ServiceConfig`
+ * spread into them) carry all the settings it reads.
+ */
+export async function openDatabase<DB>(
+  service: string,
+  options: Omit<OpenDatabaseOptions, "service">,
+  migrations: readonly Migration[],
+): Promise<Database<DB>> {
+  const db = Database.open<DB>({ ...options, service });
   try {
-    db.migrate(migrations);
+    await db.migrate(migrations);
     return db;
   } catch (error) {
-    db.close();
+    await db.close();
     throw error;
   }
 }

@@ -5,6 +5,11 @@ export interface RequestScope {
   requestId: string;
   /** The caller's W3C trace context, passed on so the peer's logs and spans join the same trace. */
   traceparent?: string;
+  /**
+   * When the caller stops waiting (epoch ms, from its `x-request-timeout-ms`): peer calls get only
+   * what is left of it. Absent when the caller set none.
+   */
+  deadline?: number;
 }
 
 /**

@@ -10,9 +10,11 @@ import fastifyApollo, { fastifyApolloDrainPlugin } from "@as-integrations/fastif
 import Fastify, { type FastifyInstance } from "fastify";
 import { type DocumentNode, GraphQLError, parse } from "graphql";
 import { type Logger, pino } from "pino";
+import { REQUEST_TIMEOUT_HEADER, requestTimeoutOf } from "../../common/deadline.ts";
 import type { IdentityKeys } from "../../common/identity-keys.ts";
 import { requestIdOf } from "../../common/request-id.ts";
 import { validTraceparent } from "../../common/trace-context.ts";
+import type { DatabaseOptions } from "../shared/db.ts";
 import { createIdentityVerifier, IDENTITY_HEADER, type Identity } from "./identity.ts";
 import { observeService } from "./observability.ts";
 import { requestScope } from "./request-scope.ts";
@@ -61,9 +63,7 @@ export interface SubgraphService {
 }
 
 /** What every subgraph's factory takes; a `ServiceConfig` has all of it. */
-export interface ServiceOptions {
-  /** SQLite file, or ":memory:" for a throw-away store. */
-  databasePath: string;
+export interface ServiceOptions extends DatabaseOptions {
   /**
    * The gateway's and the allowed peers' public keys, verifying incoming identity tokens, and the
    * service's own private key, signing its calls to peers.
@@ -75,6 +75,13 @@ export interface ServiceOptions {
   logger?: Logger;
   /** OTLP/HTTP traces URL; null keeps tracing off. @default null */
   otlpTracesUrl?: string | null;
+}
+
+const DEADLINE_MESSAGE = "The caller's deadline passed before the request was served";
+
+/** The GraphQL answer to a request whose deadline has passed (the caller has stopped waiting). */
+function deadlineExceeded() {
+  return { errors: [{ message: DEADLINE_MESSAGE, extensions: { code: "DEADLINE_EXCEEDED" } }] };
 }
 
 /** Reads a subgraph's `schema.graphql` next to the calling module. */
@@ -108,10 +115,21 @@ export async function createSubgraphService<L>(options: SubgraphServiceOptions<L
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, genReqId: (raw) => requestIdOf(raw.headers) });
   // Request id on every response and log line, one log line per request, /metrics, trace context.
   const observability = observeService(app, { name: options.name, log });
-  app.addHook("onRequest", (request, _reply, done) => {
+  app.addHook("onRequest", (request, reply, done) => {
     // Only a valid trace context is passed on to peers: anything else would poison their traces.
     const traceparent = validTraceparent(request.headers.traceparent);
-    requestScope.run({ requestId: request.id, ...(traceparent && { traceparent }) }, done);
+    const timeoutMs = requestTimeoutOf(request.headers[REQUEST_TIMEOUT_HEADER]);
+    // A caller that has already given up gets no work done for it.
+    if (timeoutMs !== null && timeoutMs <= 0) {
+      reply.code(504).send(deadlineExceeded());
+      return;
+    }
+    const scope = {
+      requestId: request.id,
+      ...(traceparent && { traceparent }),
+      ...(timeoutMs !== null && { deadline: Date.now() + timeoutMs }),
+    };
+    requestScope.run(scope, done);
   });
   const stopTracing = options.otlpTracesUrl ? startServiceTracing(options.name, options.otlpTracesUrl) : null;
   const schema = buildSubgraphSchema({
@@ -147,6 +165,11 @@ export async function createSubgraphService<L>(options: SubgraphServiceOptions<L
   await app.register(fastifyApollo(apollo), {
     context: async (request) => {
       const requestId = request.id;
+      // Queued behind other work past the caller's deadline: the answer would reach nobody.
+      const deadline = requestScope.getStore()?.deadline;
+      if (deadline !== undefined && Date.now() >= deadline) {
+        throw new GraphQLError(DEADLINE_MESSAGE, { extensions: { code: "DEADLINE_EXCEEDED", http: { status: 504 } } });
+      }
       let identity: Identity;
       try {
         identity = await verifyIdentity(request.headers[IDENTITY_HEADER]);

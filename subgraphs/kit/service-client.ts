@@ -1,6 +1,7 @@
 import { context, propagation } from "@opentelemetry/api";
 import { GraphQLError } from "graphql";
 import { Agent, request } from "undici";
+import { REQUEST_TIMEOUT_HEADER } from "../../common/deadline.ts";
 import type { IdentityKeys, IdentitySigningKey } from "../../common/identity-keys.ts";
 import { IDENTITY_HEADER, IDENTITY_TTL_SECONDS, signIdentity } from "../../common/identity-token.ts";
 import { REQUEST_ID_HEADER } from "../../common/request-id.ts";
@@ -18,7 +19,10 @@ function scopeHeaders(): Record<string, string> {
 }
 
 export interface ServiceClientOptions {
-  /** GraphQL endpoint of the peer subgraph. */
+  /**
+   * GraphQL endpoint of the peer subgraph; several instances separated by `|` take turns, and a
+   * call none of them received (connection refused) goes to the next.
+   */
   url: string;
   /** The peer subgraph's name: the audience (`subgraph:<peer>`) of the identity sent to it. */
   peer: string;
@@ -61,23 +65,53 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
     });
     return token;
   };
+  const urls = options.url.split("|").map((url) => url.trim());
+  let turn = 0;
+  /** One call, on the instances in turn: another only when the last never received it (safe for mutations). */
+  const send = async (init: Parameters<typeof request>[1]) => {
+    const first = turn++ % urls.length;
+    for (let n = 0; ; n++) {
+      try {
+        return await request(urls[(first + n) % urls.length]!, init);
+      } catch (error) {
+        if (n + 1 >= urls.length || !notSent(error)) throw error;
+      }
+    }
+  };
   return {
     async request<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+      // The serving request's deadline bounds the peer call too, and the peer is told what is left.
+      const deadline = requestScope.getStore()?.deadline;
+      const left = deadline === undefined ? timeout : Math.min(timeout, Math.floor(deadline - Date.now()));
+      if (left <= 0) {
+        throw domainError(
+          ErrorCode.SUBGRAPH_UNAVAILABLE,
+          "The request's deadline passed before a service it needs was asked",
+          {
+            service: new URL(urls[0]!).host,
+          },
+        );
+      }
       const token = await tokenOf();
       let body: GraphQLResponse<T>;
       try {
-        const res = await request(options.url, {
+        const res = await send({
           method: "POST",
           dispatcher,
-          headers: { "content-type": "application/json", [IDENTITY_HEADER]: token, ...scopeHeaders() },
+          headers: {
+            "content-type": "application/json",
+            [IDENTITY_HEADER]: token,
+            ...(deadline !== undefined && { [REQUEST_TIMEOUT_HEADER]: String(left) }),
+            ...scopeHeaders(),
+          },
           body: JSON.stringify({ query, variables }),
-          headersTimeout: timeout,
-          bodyTimeout: timeout,
+          headersTimeout: left,
+          bodyTimeout: left,
         });
         body = (await res.body.json()) as GraphQLResponse<T>;
       } catch {
         throw domainError(ErrorCode.SUBGRAPH_UNAVAILABLE, "A service this operation needs is unavailable", {
-          service: new URL(options.url).host,
+          service: new URL(urls[0]!).host,
         });
       }
       const first = body.errors?.[0];
@@ -99,4 +133,10 @@ export function signerOf(keys: IdentityKeys, service: string): IdentitySigningKe
     throw new TypeError(`identityKeys.signing must be the ${service} service's own key (issuer "${service}")`);
   }
   return keys.signing;
+}
+
+/** A connection that was never made: the peer cannot have received the call. */
+function notSent(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === "ECONNREFUSED" || code === "UND_ERR_CONNECT_TIMEOUT" || code === "EHOSTUNREACH";
 }

@@ -1,10 +1,31 @@
+import type { Generated } from "kysely";
 import type { Migration } from "../shared/db.ts";
+import type { OrderStatus } from "./repository.ts";
 
-export const migrations: Migration[] = [
-  {
-    version: 1,
-    name: "orders and their items",
-    up: `
+/** The tables as the queries see them (Kysely types). */
+export interface OrdersTables {
+  orders: {
+    id: string;
+    user_id: string;
+    status: OrderStatus;
+    total_cents: number;
+    currency: string;
+    payment_id: string | null;
+    created_at: string;
+    updated_at: string;
+    /** SQLite's implicit rowid; an identity column of that name on PostgreSQL. Insertion order. */
+    rowid: Generated<number>;
+  };
+  order_items: {
+    order_id: string;
+    product_id: string;
+    quantity: number;
+    unit_price_cents: number;
+    position: number;
+  };
+}
+
+const orders = (engine: "sqlite" | "postgres") => `
       CREATE TABLE orders (
         id TEXT PRIMARY KEY,
         user_id TEXT NOT NULL,
@@ -13,7 +34,7 @@ export const migrations: Migration[] = [
         currency TEXT NOT NULL,
         payment_id TEXT,
         created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
+        updated_at TEXT NOT NULL${engine === "postgres" ? ",\n        rowid BIGINT GENERATED ALWAYS AS IDENTITY" : ""}
       );
       CREATE INDEX orders_user_created ON orders (user_id, created_at);
 
@@ -25,6 +46,14 @@ export const migrations: Migration[] = [
         position INTEGER NOT NULL,
         PRIMARY KEY (order_id, product_id)
       );
-    `,
+    `;
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: "orders and their items",
+    sqlite: orders("sqlite"),
+    // PostgreSQL has no implicit rowid: the identity column keeps "newest first" ties in insertion order.
+    postgres: orders("postgres"),
   },
 ];

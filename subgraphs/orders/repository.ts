@@ -1,5 +1,7 @@
-import { inList, type SqliteDatabase } from "../shared/db.ts";
+import type { Selectable } from "kysely";
+import type { Database } from "../shared/db.ts";
 import { badInput, notFound } from "../shared/errors.ts";
+import type { OrdersTables } from "./migrations.ts";
 
 export type OrderStatus = "PENDING" | "PAID" | "CANCELLED";
 
@@ -51,26 +53,18 @@ export interface OrderRepository {
   markPaid(orderId: string, paymentId: string): Promise<OrderRecord>;
 }
 
-interface OrderRow {
-  id: string;
-  user_id: string;
-  status: OrderStatus;
-  total_cents: number;
-  currency: string;
-  payment_id: string | null;
-  created_at: string;
-  updated_at: string;
-}
+const ORDER_COLUMNS = [
+  "id",
+  "user_id",
+  "status",
+  "total_cents",
+  "currency",
+  "payment_id",
+  "created_at",
+  "updated_at",
+] as const;
 
-interface OrderItemRow {
-  order_id: string;
-  product_id: string;
-  quantity: number;
-  unit_price_cents: number;
-  position: number;
-}
-
-const ORDER_COLUMNS = "id, user_id, status, total_cents, currency, payment_id, created_at, updated_at";
+type OrderRow = Pick<Selectable<OrdersTables["orders"]>, (typeof ORDER_COLUMNS)[number]>;
 
 const toOrder = (row: OrderRow): OrderRecord => ({
   id: row.id,
@@ -83,59 +77,75 @@ const toOrder = (row: OrderRow): OrderRecord => ({
   updatedAt: row.updated_at,
 });
 
-const toItem = (row: OrderItemRow): OrderItemRecord => ({
-  orderId: row.order_id,
-  productId: row.product_id,
-  quantity: row.quantity,
-  unitPriceCents: row.unit_price_cents,
-  position: row.position,
-});
-
-export class SqliteOrderRepository implements OrderRepository {
-  constructor(private readonly db: SqliteDatabase) {}
+export class SqlOrderRepository implements OrderRepository {
+  constructor(private readonly db: Database<OrdersTables>) {}
 
   async findByIds(ids: readonly string[]): Promise<OrderRecord[]> {
     if (ids.length === 0) return [];
-    return this.db
-      .all<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM orders WHERE id IN (${inList(ids.length)})`, ids)
-      .map(toOrder);
+    const rows = await this.db.kysely.selectFrom("orders").select(ORDER_COLUMNS).where("id", "in", ids).execute();
+    return rows.map(toOrder);
   }
 
   async findByUserIds(userIds: readonly string[]): Promise<OrderRecord[]> {
     if (userIds.length === 0) return [];
     // rowid breaks ties between orders placed in the same millisecond: later insert, newer order.
-    return this.db
-      .all<OrderRow>(
-        `SELECT ${ORDER_COLUMNS} FROM orders WHERE user_id IN (${inList(userIds.length)}) ORDER BY created_at DESC, rowid DESC`,
-        userIds,
-      )
-      .map(toOrder);
+    const rows = await this.db.kysely
+      .selectFrom("orders")
+      .select(ORDER_COLUMNS)
+      .where("user_id", "in", userIds)
+      .orderBy("created_at", "desc")
+      .orderBy("rowid", "desc")
+      .execute();
+    return rows.map(toOrder);
   }
 
   async itemsOf(orderIds: readonly string[]): Promise<OrderItemRecord[]> {
     if (orderIds.length === 0) return [];
-    return this.db
-      .all<OrderItemRow>(
-        `SELECT order_id, product_id, quantity, unit_price_cents, position FROM order_items
-         WHERE order_id IN (${inList(orderIds.length)}) ORDER BY order_id, position`,
-        orderIds,
-      )
-      .map(toItem);
+    const rows = await this.db.kysely
+      .selectFrom("order_items")
+      .select(["order_id", "product_id", "quantity", "unit_price_cents", "position"])
+      .where("order_id", "in", orderIds)
+      .orderBy("order_id")
+      .orderBy("position")
+      .execute();
+    return rows.map((row) => ({
+      orderId: row.order_id,
+      productId: row.product_id,
+      quantity: row.quantity,
+      unitPriceCents: row.unit_price_cents,
+      position: row.position,
+    }));
   }
 
   async create(order: NewOrder): Promise<OrderRecord> {
     const now = new Date().toISOString();
-    return this.db.transaction(() => {
-      this.db.run(
-        `INSERT INTO orders (id, user_id, status, total_cents, currency, payment_id, created_at, updated_at)
-         VALUES (?, ?, 'PENDING', ?, ?, NULL, ?, ?)`,
-        [order.id, order.userId, order.totalCents, order.currency, now, now],
-      );
-      for (const item of order.items) {
-        this.db.run(
-          "INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents, position) VALUES (?, ?, ?, ?, ?)",
-          [order.id, item.productId, item.quantity, item.unitPriceCents, item.position],
-        );
+    return this.db.transaction(async (trx) => {
+      await trx
+        .insertInto("orders")
+        .values({
+          id: order.id,
+          user_id: order.userId,
+          status: "PENDING",
+          total_cents: order.totalCents,
+          currency: order.currency,
+          payment_id: null,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+      if (order.items.length > 0) {
+        await trx
+          .insertInto("order_items")
+          .values(
+            order.items.map((item) => ({
+              order_id: order.id,
+              product_id: item.productId,
+              quantity: item.quantity,
+              unit_price_cents: item.unitPriceCents,
+              position: item.position,
+            })),
+          )
+          .execute();
       }
       return {
         id: order.id,
@@ -151,18 +161,23 @@ export class SqliteOrderRepository implements OrderRepository {
   }
 
   async markPaid(orderId: string, paymentId: string): Promise<OrderRecord> {
-    const now = new Date().toISOString();
-    return this.db.transaction(() => {
-      const row = this.db.get<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM orders WHERE id = ?`, [orderId]);
-      if (!row) throw notFound(`Order ${orderId} not found`);
-      if (row.status === "PAID") return toOrder(row);
-      if (row.status !== "PENDING") throw badInput(`Order ${orderId} is ${row.status} and cannot be paid`, "orderId");
-      this.db.run("UPDATE orders SET status = 'PAID', payment_id = ?, updated_at = ? WHERE id = ?", [
-        paymentId,
-        now,
-        orderId,
-      ]);
-      return { ...toOrder(row), status: "PAID" as const, paymentId, updatedAt: now };
-    });
+    // The guarded UPDATE is the whole decision: of two concurrent calls exactly one moves the
+    // order from PENDING, on either engine, and the other reads the result below.
+    const paid = await this.db.kysely
+      .updateTable("orders")
+      .set({ status: "PAID", payment_id: paymentId, updated_at: new Date().toISOString() })
+      .where("id", "=", orderId)
+      .where("status", "=", "PENDING")
+      .returning(ORDER_COLUMNS)
+      .executeTakeFirst();
+    if (paid) return toOrder(paid);
+    const row = await this.db.kysely
+      .selectFrom("orders")
+      .select(ORDER_COLUMNS)
+      .where("id", "=", orderId)
+      .executeTakeFirst();
+    if (!row) throw notFound(`Order ${orderId} not found`);
+    if (row.status === "PAID") return toOrder(row);
+    throw badInput(`Order ${orderId} is ${row.status} and cannot be paid`, "orderId");
   }
 }

@@ -7,26 +7,26 @@ import {
   type SubgraphService,
 } from "../kit/server.ts";
 import { createServiceClient, signerOf } from "../kit/service-client.ts";
-import type { SqliteDatabase } from "../shared/db.ts";
+import type { Database } from "../shared/db.ts";
 import { createProductsInventory } from "./inventory.ts";
 import { createOrderLoaders } from "./loaders.ts";
-import { migrations } from "./migrations.ts";
-import { SqliteOrderRepository } from "./repository.ts";
+import { migrations, type OrdersTables } from "./migrations.ts";
+import { SqlOrderRepository } from "./repository.ts";
 import { createOrderResolvers } from "./resolvers.ts";
 
 export interface OrdersServiceOptions extends ServiceOptions {
-  /** GraphQL endpoint of the products subgraph, which holds stock and prices. */
+  /** GraphQL endpoint of the products subgraph, which holds stock and prices (instances separated by `|`). */
   productsUrl: string;
 }
 
 export type OrdersService = SubgraphService & {
   /** The service's database; tests read `queryCount` and the tables through it. */
-  readonly db: SqliteDatabase;
+  readonly db: Database<OrdersTables>;
 };
 
 /** Builds the orders subgraph without listening. Orders reserve stock through the products service. */
 export async function createOrdersService(options: OrdersServiceOptions): Promise<OrdersService> {
-  const db = openDatabase(options.databasePath, migrations);
+  const db = await openDatabase<OrdersTables>("orders", options, migrations);
   const products = createServiceClient({
     url: options.productsUrl,
     peer: "products",
@@ -34,10 +34,10 @@ export async function createOrdersService(options: OrdersServiceOptions): Promis
   });
   const release = async () => {
     await products.close();
-    db.close();
+    await db.close();
   };
   return buildOrRelease(release, async () => {
-    const repository = new SqliteOrderRepository(db);
+    const repository = new SqlOrderRepository(db);
     const service = await createSubgraphService({
       ...options,
       name: "orders",

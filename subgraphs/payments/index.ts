@@ -10,7 +10,7 @@ await runService({
   // Payments calls orders as itself.
   signs: true,
   variables: {
-    ORDERS_URL: variable.httpUrl("http://127.0.0.1:4003/graphql"),
+    ORDERS_URL: variable.httpUrls("http://127.0.0.1:4003/graphql"),
     PAYMENT_PROVIDER_URL: variable.optionalHttpUrl(),
     PAYMENT_PROVIDER_API_KEY: z.string().optional(),
   },

@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { inList, type SqliteDatabase } from "../shared/db.ts";
+import type { Selectable } from "kysely";
+import type { Database } from "../shared/db.ts";
+import type { PaymentsTables } from "./migrations.ts";
 
 export type PaymentStatus = "PROCESSING" | "SUCCEEDED" | "FAILED";
 
@@ -59,7 +61,7 @@ export interface PaymentRepository {
   discard(id: string): Promise<void>;
 }
 
-export interface SqlitePaymentRepositoryOptions {
+export interface SqlPaymentRepositoryOptions {
   /**
    * How long a PROCESSING payment keeps other keys from charging the same order. Longer than the
    * slowest provider call, short enough that a crashed attempt does not block the order for long.
@@ -70,23 +72,22 @@ export interface SqlitePaymentRepositoryOptions {
   now?: () => Date;
 }
 
-interface PaymentRow {
-  id: string;
-  user_id: string;
-  order_id: string;
-  order_owner_id: string;
-  idempotency_key: string;
-  amount_cents: number;
-  currency: string;
-  status: PaymentStatus;
-  provider_payment_id: string | null;
-  failure_code: string | null;
-  created_at: string;
-  updated_at: string;
-}
+const COLUMNS = [
+  "id",
+  "user_id",
+  "order_id",
+  "order_owner_id",
+  "idempotency_key",
+  "amount_cents",
+  "currency",
+  "status",
+  "provider_payment_id",
+  "failure_code",
+  "created_at",
+  "updated_at",
+] as const;
 
-const COLUMNS =
-  "id, user_id, order_id, order_owner_id, idempotency_key, amount_cents, currency, status, provider_payment_id, failure_code, created_at, updated_at";
+type PaymentRow = Pick<Selectable<PaymentsTables["payments"]>, (typeof COLUMNS)[number]>;
 
 const toPayment = (row: PaymentRow): PaymentRecord => ({
   id: row.id,
@@ -103,113 +104,128 @@ const toPayment = (row: PaymentRow): PaymentRecord => ({
   updatedAt: row.updated_at,
 });
 
-export class SqlitePaymentRepository implements PaymentRepository {
+type Db = Database<PaymentsTables>["kysely"];
+
+export class SqlPaymentRepository implements PaymentRepository {
   private readonly leaseMs: number;
   private readonly now: () => Date;
 
   constructor(
-    private readonly db: SqliteDatabase,
-    options: SqlitePaymentRepositoryOptions = {},
+    private readonly db: Database<PaymentsTables>,
+    options: SqlPaymentRepositoryOptions = {},
   ) {
     this.leaseMs = options.processingLeaseMs ?? 60_000;
     this.now = options.now ?? (() => new Date());
   }
 
-  private byKey(userId: string, idempotencyKey: string): PaymentRecord | null {
-    const row = this.db.get<PaymentRow>(`SELECT ${COLUMNS} FROM payments WHERE user_id = ? AND idempotency_key = ?`, [
-      userId,
-      idempotencyKey,
-    ]);
+  private async byKey(db: Db, userId: string, idempotencyKey: string): Promise<PaymentRecord | null> {
+    const row = await db
+      .selectFrom("payments")
+      .select(COLUMNS)
+      .where("user_id", "=", userId)
+      .where("idempotency_key", "=", idempotencyKey)
+      .executeTakeFirst();
     return row ? toPayment(row) : null;
   }
 
-  private byId(id: string): PaymentRecord {
-    const row = this.db.get<PaymentRow>(`SELECT ${COLUMNS} FROM payments WHERE id = ?`, [id]);
-    if (!row) throw new Error(`payment ${id} vanished`);
-    return toPayment(row);
-  }
-
   async findByKey(userId: string, idempotencyKey: string): Promise<PaymentRecord | null> {
-    return this.byKey(userId, idempotencyKey);
+    return this.byKey(this.db.kysely, userId, idempotencyKey);
   }
 
   async findByIds(ids: readonly string[]): Promise<PaymentRecord[]> {
     if (ids.length === 0) return [];
-    return this.db
-      .all<PaymentRow>(`SELECT ${COLUMNS} FROM payments WHERE id IN (${inList(ids.length)})`, ids)
-      .map(toPayment);
+    const rows = await this.db.kysely.selectFrom("payments").select(COLUMNS).where("id", "in", ids).execute();
+    return rows.map(toPayment);
   }
 
   async findSettledByOrderIds(orderIds: readonly string[]): Promise<PaymentRecord[]> {
     if (orderIds.length === 0) return [];
-    return this.db
-      .all<PaymentRow>(
-        `SELECT ${COLUMNS} FROM payments
-         WHERE order_id IN (${inList(orderIds.length)}) AND status IN ('SUCCEEDED', 'FAILED')
-         ORDER BY created_at, rowid`,
-        orderIds,
-      )
-      .map(toPayment);
+    const rows = await this.db.kysely
+      .selectFrom("payments")
+      .select(COLUMNS)
+      .where("order_id", "in", orderIds)
+      .where("status", "in", ["SUCCEEDED", "FAILED"])
+      .orderBy("created_at")
+      .orderBy("rowid")
+      .execute();
+    return rows.map(toPayment);
   }
 
   async claim(payment: NewPayment): Promise<ClaimResult> {
-    return this.db.transaction((): ClaimResult => {
-      const mine = this.byKey(payment.userId, payment.idempotencyKey);
+    return this.db.transaction(async (trx): Promise<ClaimResult> => {
+      // One claim per order at a time: two requests with different keys for one order must not
+      // both see "nothing in progress" and both charge. SQLite is single-writer already.
+      await this.db.lock(trx, `payments.order:${payment.orderId}`);
+      const mine = await this.byKey(trx, payment.userId, payment.idempotencyKey);
       if (mine) return { kind: "claimed", payment: mine };
 
       const now = this.now();
-      const others = this.db.all<{ status: PaymentStatus; updated_at: string }>(
-        "SELECT status, updated_at FROM payments WHERE order_id = ? AND status IN ('SUCCEEDED', 'PROCESSING')",
-        [payment.orderId],
-      );
+      const others = await trx
+        .selectFrom("payments")
+        .select(["status", "updated_at"])
+        .where("order_id", "=", payment.orderId)
+        .where("status", "in", ["SUCCEEDED", "PROCESSING"])
+        .execute();
       if (others.some((p) => p.status === "SUCCEEDED")) return { kind: "order-paid" };
       const leaseStart = new Date(now.getTime() - this.leaseMs).toISOString();
       if (others.some((p) => p.updated_at > leaseStart)) return { kind: "order-busy" };
 
       const at = now.toISOString();
-      // OR IGNORE: a concurrent writer with the same key (another process on this file, or a
-      // PostgreSQL implementation without this lock) leaves its row, and we read that one back.
-      this.db.run(
-        `INSERT OR IGNORE INTO payments
-           (id, user_id, order_id, order_owner_id, idempotency_key, amount_cents, currency, status, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'PROCESSING', ?, ?)`,
-        [
-          randomUUID(),
-          payment.userId,
-          payment.orderId,
-          payment.orderOwnerId,
-          payment.idempotencyKey,
-          payment.amountCents,
-          payment.currency,
-          at,
-          at,
-        ],
-      );
-      return { kind: "claimed", payment: this.byKey(payment.userId, payment.idempotencyKey)! };
+      // DO NOTHING: a concurrent writer with the same key but another order (which the order
+      // lock does not cover) leaves its row, and we read that one back.
+      await trx
+        .insertInto("payments")
+        .values({
+          id: randomUUID(),
+          user_id: payment.userId,
+          order_id: payment.orderId,
+          order_owner_id: payment.orderOwnerId,
+          idempotency_key: payment.idempotencyKey,
+          amount_cents: payment.amountCents,
+          currency: payment.currency,
+          status: "PROCESSING",
+          created_at: at,
+          updated_at: at,
+        })
+        .onConflict((oc) => oc.columns(["user_id", "idempotency_key"]).doNothing())
+        .execute();
+      return { kind: "claimed", payment: (await this.byKey(trx, payment.userId, payment.idempotencyKey))! };
     });
   }
 
   async markSucceeded(id: string, providerPaymentId: string): Promise<PaymentRecord> {
-    return this.db.transaction(() => {
-      this.db.run(
-        "UPDATE payments SET status = 'SUCCEEDED', provider_payment_id = ?, updated_at = ? WHERE id = ? AND status = 'PROCESSING'",
-        [providerPaymentId, this.now().toISOString(), id],
-      );
-      return this.byId(id);
-    });
+    await this.db.kysely
+      .updateTable("payments")
+      .set({ status: "SUCCEEDED", provider_payment_id: providerPaymentId, updated_at: this.now().toISOString() })
+      .where("id", "=", id)
+      .where("status", "=", "PROCESSING")
+      .execute();
+    return this.byId(id);
   }
 
   async markFailed(id: string, failureCode: string, providerPaymentId: string | null): Promise<PaymentRecord> {
-    return this.db.transaction(() => {
-      this.db.run(
-        "UPDATE payments SET status = 'FAILED', failure_code = ?, provider_payment_id = ?, updated_at = ? WHERE id = ? AND status = 'PROCESSING'",
-        [failureCode, providerPaymentId, this.now().toISOString(), id],
-      );
-      return this.byId(id);
-    });
+    await this.db.kysely
+      .updateTable("payments")
+      .set({
+        status: "FAILED",
+        failure_code: failureCode,
+        provider_payment_id: providerPaymentId,
+        updated_at: this.now().toISOString(),
+      })
+      .where("id", "=", id)
+      .where("status", "=", "PROCESSING")
+      .execute();
+    return this.byId(id);
   }
 
   async discard(id: string): Promise<void> {
-    this.db.run("DELETE FROM payments WHERE id = ? AND status = 'PROCESSING'", [id]);
+    await this.db.kysely.deleteFrom("payments").where("id", "=", id).where("status", "=", "PROCESSING").execute();
+  }
+
+  /** After a guarded update: the row as it now is, whoever settled it. */
+  private async byId(id: string): Promise<PaymentRecord> {
+    const row = await this.db.kysely.selectFrom("payments").select(COLUMNS).where("id", "=", id).executeTakeFirst();
+    if (!row) throw new Error(`payment ${id} vanished`);
+    return toPayment(row);
   }
 }

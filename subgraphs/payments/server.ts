@@ -7,16 +7,16 @@ import {
   type SubgraphService,
 } from "../kit/server.ts";
 import { signerOf } from "../kit/service-client.ts";
-import type { SqliteDatabase } from "../shared/db.ts";
+import type { Database } from "../shared/db.ts";
 import { createPaymentLoaders } from "./loaders.ts";
-import { migrations } from "./migrations.ts";
+import { migrations, type PaymentsTables } from "./migrations.ts";
 import { createOrdersClient } from "./orders-client.ts";
 import { createPaymentProvider, type PaymentProviderOptions } from "./provider.ts";
-import { SqlitePaymentRepository } from "./repository.ts";
+import { SqlPaymentRepository } from "./repository.ts";
 import { createPaymentResolvers } from "./resolvers.ts";
 
 export interface PaymentsServiceOptions extends ServiceOptions {
-  /** GraphQL endpoint of the orders subgraph, called peer to peer to read and mark orders. */
+  /** GraphQL endpoint of the orders subgraph, called peer to peer to read and mark orders (instances separated by `|`). */
   ordersUrl: string;
   /** The Stripe-compatible provider: the sandbox in development, a real one by URL and key. */
   provider: Omit<PaymentProviderOptions, "logger">;
@@ -29,7 +29,7 @@ export interface PaymentsServiceOptions extends ServiceOptions {
 
 export type PaymentsService = SubgraphService & {
   /** The service's database; tests read `queryCount` through it. */
-  readonly db: SqliteDatabase;
+  readonly db: Database<PaymentsTables>;
 };
 
 function requireHttpUrl(name: string, value: string): void {
@@ -46,11 +46,11 @@ function requireHttpUrl(name: string, value: string): void {
 
 /** Builds the payments subgraph (charges through the provider, marks orders paid) without listening. */
 export async function createPaymentsService(options: PaymentsServiceOptions): Promise<PaymentsService> {
-  requireHttpUrl("ordersUrl", options.ordersUrl);
+  for (const url of options.ordersUrl.split("|")) requireHttpUrl("ordersUrl", url.trim());
   requireHttpUrl("provider.url", options.provider.url);
   if (!options.provider.apiKey) throw new TypeError("provider.apiKey must not be empty");
 
-  const db = openDatabase(options.databasePath, migrations);
+  const db = await openDatabase<PaymentsTables>("payments", options, migrations);
   const orders = createOrdersClient({
     url: options.ordersUrl,
     signer: signerOf(options.identityKeys, "payments"),
@@ -59,10 +59,10 @@ export async function createPaymentsService(options: PaymentsServiceOptions): Pr
   const provider = createPaymentProvider({ ...options.provider, logger: options.logger });
   const release = async () => {
     await Promise.allSettled([orders.close(), provider.close()]);
-    db.close();
+    await db.close();
   };
   return buildOrRelease(release, async () => {
-    const repository = new SqlitePaymentRepository(db, { processingLeaseMs: options.processingLeaseMs });
+    const repository = new SqlPaymentRepository(db, { processingLeaseMs: options.processingLeaseMs });
     const service = await createSubgraphService({
       ...options,
       name: "payments",

@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { inList, type SqliteDatabase } from "../shared/db.ts";
+import type { Selectable, Transaction } from "kysely";
+import type { Database } from "../shared/db.ts";
 import { domainError, ErrorCode } from "../shared/errors.ts";
+import type { ProductsTables } from "./migrations.ts";
 
 export interface ProductRecord {
   id: string;
@@ -60,25 +62,11 @@ export interface ProductRepository {
   release(orderId: string): Promise<boolean>;
 }
 
-interface ProductRow {
-  id: string;
-  position: number;
-  name: string;
-  price_cents: number;
-  currency: string;
-  stock: number;
-}
+type ProductRow = Selectable<ProductsTables["products"]>;
 
-interface ReservedItemRow {
-  product_id: string;
-  quantity: number;
-  unit_price_cents: number;
-  currency: string;
-}
+const PRODUCT_COLUMNS = ["id", "position", "name", "price_cents", "currency", "stock"] as const;
 
-const PRODUCT_COLUMNS = "id, position, name, price_cents, currency, stock";
-
-const toProduct = (row: ProductRow): ProductRecord => ({
+const toProduct = (row: Pick<ProductRow, (typeof PRODUCT_COLUMNS)[number]>): ProductRecord => ({
   id: row.id,
   position: row.position,
   name: row.name,
@@ -87,125 +75,198 @@ const toProduct = (row: ProductRow): ProductRecord => ({
   stock: row.stock,
 });
 
-const toReservedItem = (row: ReservedItemRow): ReservedItem => ({
-  productId: row.product_id,
-  quantity: row.quantity,
-  unitPriceCents: row.unit_price_cents,
-  currency: row.currency,
-});
+type Trx = Transaction<ProductsTables>;
 
-export class SqliteProductRepository implements ProductRepository {
-  constructor(private readonly db: SqliteDatabase) {}
+/** The largest INTEGER on PostgreSQL. */
+const MAX_POSITION = 2 ** 31 - 1;
+
+export class SqlProductRepository implements ProductRepository {
+  constructor(private readonly db: Database<ProductsTables>) {}
 
   async findByIds(ids: readonly string[]): Promise<ProductRecord[]> {
     if (ids.length === 0) return [];
-    return this.db
-      .all<ProductRow>(`SELECT ${PRODUCT_COLUMNS} FROM products WHERE id IN (${inList(ids.length)})`, ids)
-      .map(toProduct);
+    const rows = await this.db.kysely.selectFrom("products").select(PRODUCT_COLUMNS).where("id", "in", ids).execute();
+    return rows.map(toProduct);
   }
 
   async create(product: NewProduct): Promise<ProductRecord> {
-    return this.db.transaction(() => {
-      const { next } = this.db.get<{ next: number }>("SELECT COALESCE(MAX(position), 0) + 1 AS next FROM products")!;
+    return this.db.transaction(async (trx) => {
+      // Positions are unique: concurrent creates on PostgreSQL would otherwise read the same MAX.
+      await this.db.lock(trx, "products.position");
+      const { next } = await trx
+        .selectFrom("products")
+        .select((eb) => eb.fn.coalesce(eb.fn.max("position"), eb.lit(0)).as("next"))
+        .executeTakeFirstOrThrow();
+      const position = Number(next) + 1;
       const id = `prod-${randomUUID()}`;
       const now = new Date().toISOString();
-      this.db.run(
-        "INSERT INTO products (id, position, name, price_cents, currency, stock, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [id, next, product.name, product.priceCents, product.currency, product.stock, now, now],
-      );
-      return { id, position: next, ...product };
+      await trx
+        .insertInto("products")
+        .values({
+          id,
+          position,
+          name: product.name,
+          price_cents: product.priceCents,
+          currency: product.currency,
+          stock: product.stock,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+      return { id, position, ...product };
     });
   }
 
   async update(id: string, patch: ProductPatch): Promise<ProductRecord | null> {
-    return this.db.transaction(() => {
-      this.db.run(
-        `UPDATE products SET name = COALESCE(?, name), price_cents = COALESCE(?, price_cents),
-           stock = COALESCE(?, stock), updated_at = ? WHERE id = ?`,
-        [patch.name ?? null, patch.priceCents ?? null, patch.stock ?? null, new Date().toISOString(), id],
-      );
-      const row = this.db.get<ProductRow>(`SELECT ${PRODUCT_COLUMNS} FROM products WHERE id = ?`, [id]);
-      return row ? toProduct(row) : null;
-    });
+    const row = await this.db.kysely
+      .updateTable("products")
+      .set({
+        ...(patch.name !== undefined && { name: patch.name }),
+        ...(patch.priceCents !== undefined && { price_cents: patch.priceCents }),
+        ...(patch.stock !== undefined && { stock: patch.stock }),
+        updated_at: new Date().toISOString(),
+      })
+      .where("id", "=", id)
+      .returning(PRODUCT_COLUMNS)
+      .executeTakeFirst();
+    return row ? toProduct(row) : null;
   }
 
   async list(afterPosition: number | null, limit: number): Promise<ProductRecord[]> {
-    return this.db
-      .all<ProductRow>(`SELECT ${PRODUCT_COLUMNS} FROM products WHERE position > ? ORDER BY position LIMIT ?`, [
-        afterPosition ?? Number.MIN_SAFE_INTEGER,
-        limit,
-      ])
-      .map(toProduct);
+    // Positions are 32-bit on PostgreSQL: a cursor beyond the largest one is past the end, not an error.
+    if (afterPosition !== null && afterPosition >= MAX_POSITION) return [];
+    const rows = await this.db.kysely
+      .selectFrom("products")
+      .select(PRODUCT_COLUMNS)
+      .$if(afterPosition !== null, (qb) => qb.where("position", ">", afterPosition!))
+      .orderBy("position")
+      .limit(limit)
+      .execute();
+    return rows.map(toProduct);
   }
 
   async count(): Promise<number> {
-    return this.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM products")?.n ?? 0;
+    const row = await this.db.kysely
+      .selectFrom("products")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
   }
 
   async reserve(orderId: string, lines: readonly ReservationLine[]): Promise<Reservation> {
     const now = new Date().toISOString();
-    return this.db.transaction(() => {
-      const existing = this.db.get<{ status: string }>("SELECT status FROM reservations WHERE order_id = ?", [orderId]);
-      if (existing?.status === "HELD") return { orderId, items: this.itemsOf(orderId) };
-      if (existing) {
+    return this.db.transaction(async (trx) => {
+      // The primary key decides between concurrent reservations for one order: on PostgreSQL the
+      // second waits for the first to commit, inserts nothing, and then reads what the first held.
+      const inserted = await trx
+        .insertInto("reservations")
+        .values({ order_id: orderId, status: "HELD", created_at: now })
+        .onConflict((oc) => oc.column("order_id").doNothing())
+        .returning("order_id")
+        .executeTakeFirst();
+      if (!inserted) {
+        const existing = await trx
+          .selectFrom("reservations")
+          .select("status")
+          .where("order_id", "=", orderId)
+          .executeTakeFirstOrThrow();
+        if (existing.status === "HELD") return { orderId, items: await this.itemsOf(trx, orderId) };
         // A released order id is spent: holding stock for it again could resurrect an order that was abandoned.
         throw domainError(ErrorCode.BAD_USER_INPUT, "The reservation for this order was already released", {
           field: "orderId",
         });
       }
-      this.db.run("INSERT INTO reservations (order_id, status, created_at) VALUES (?, 'HELD', ?)", [orderId, now]);
-      const items = lines.map((line, index) => {
+      const taken = new Map<string, { price_cents: number; currency: string }>();
+      // Rows are locked in one global order (by product id) so that two orders sharing products
+      // never wait on each other in a cycle on PostgreSQL.
+      const byProduct = lines.map((line, index) => ({ line, index }));
+      byProduct.sort((a, b) =>
+        a.line.productId < b.line.productId ? -1 : a.line.productId > b.line.productId ? 1 : 0,
+      );
+      for (const { line, index } of byProduct) {
         // The guard in the WHERE clause makes check-and-take one atomic step: stock never goes negative.
-        const taken = this.db.get<{ price_cents: number; currency: string }>(
-          "UPDATE products SET stock = stock - ?, updated_at = ? WHERE id = ? AND stock >= ? RETURNING price_cents, currency",
-          [line.quantity, now, line.productId, line.quantity],
-        );
-        if (!taken) throw this.refusal(line, index);
-        const item: ReservedItem = {
+        const row = await trx
+          .updateTable("products")
+          .set((eb) => ({ stock: eb("stock", "-", line.quantity), updated_at: now }))
+          .where("id", "=", line.productId)
+          .where("stock", ">=", line.quantity)
+          .returning(["price_cents", "currency"])
+          .executeTakeFirst();
+        if (!row) throw await this.refusal(trx, line, index);
+        taken.set(line.productId, row);
+      }
+      const items = lines.map((line): ReservedItem => {
+        const row = taken.get(line.productId)!;
+        return {
           productId: line.productId,
           quantity: line.quantity,
-          unitPriceCents: taken.price_cents,
-          currency: taken.currency,
+          unitPriceCents: row.price_cents,
+          currency: row.currency,
         };
-        this.db.run(
-          "INSERT INTO reservation_items (order_id, product_id, quantity, unit_price_cents, currency) VALUES (?, ?, ?, ?, ?)",
-          [orderId, item.productId, item.quantity, item.unitPriceCents, item.currency],
-        );
-        return item;
       });
+      await trx
+        .insertInto("reservation_items")
+        .values(
+          items.map((item) => ({
+            order_id: orderId,
+            product_id: item.productId,
+            quantity: item.quantity,
+            unit_price_cents: item.unitPriceCents,
+            currency: item.currency,
+          })),
+        )
+        .execute();
       return { orderId, items };
     });
   }
 
   async release(orderId: string): Promise<boolean> {
     const now = new Date().toISOString();
-    return this.db.transaction(() => {
-      const held = this.db.get<{ status: string }>("SELECT status FROM reservations WHERE order_id = ?", [orderId]);
-      if (held?.status !== "HELD") return false;
-      for (const item of this.itemsOf(orderId)) {
-        this.db.run("UPDATE products SET stock = stock + ?, updated_at = ? WHERE id = ?", [
-          item.quantity,
-          now,
-          item.productId,
-        ]);
+    return this.db.transaction(async (trx) => {
+      // The status flip is the claim: of two concurrent releases only one sees HELD and gives stock back.
+      const released = await trx
+        .updateTable("reservations")
+        .set({ status: "RELEASED" })
+        .where("order_id", "=", orderId)
+        .where("status", "=", "HELD")
+        .returning("order_id")
+        .executeTakeFirst();
+      if (!released) return false;
+      const items = await this.itemsOf(trx, orderId);
+      items.sort((a, b) => (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0));
+      for (const item of items) {
+        await trx
+          .updateTable("products")
+          .set((eb) => ({ stock: eb("stock", "+", item.quantity), updated_at: now }))
+          .where("id", "=", item.productId)
+          .execute();
       }
-      this.db.run("UPDATE reservations SET status = 'RELEASED' WHERE order_id = ?", [orderId]);
       return true;
     });
   }
 
-  private itemsOf(orderId: string): ReservedItem[] {
-    return this.db
-      .all<ReservedItemRow>(
-        "SELECT product_id, quantity, unit_price_cents, currency FROM reservation_items WHERE order_id = ? ORDER BY rowid",
-        [orderId],
-      )
-      .map(toReservedItem);
+  private async itemsOf(trx: Trx, orderId: string): Promise<ReservedItem[]> {
+    const rows = await trx
+      .selectFrom("reservation_items")
+      .select(["product_id", "quantity", "unit_price_cents", "currency"])
+      .where("order_id", "=", orderId)
+      .orderBy("rowid")
+      .execute();
+    return rows.map((row) => ({
+      productId: row.product_id,
+      quantity: row.quantity,
+      unitPriceCents: row.unit_price_cents,
+      currency: row.currency,
+    }));
   }
 
   /** Why a guarded stock update changed nothing; thrown inside the transaction so every line rolls back. */
-  private refusal(line: ReservationLine, index: number): Error {
-    const product = this.db.get<{ stock: number }>("SELECT stock FROM products WHERE id = ?", [line.productId]);
+  private async refusal(trx: Trx, line: ReservationLine, index: number): Promise<Error> {
+    const product = await trx
+      .selectFrom("products")
+      .select("stock")
+      .where("id", "=", line.productId)
+      .executeTakeFirst();
     if (!product) {
       return domainError(ErrorCode.BAD_USER_INPUT, `Unknown product ${line.productId}`, {
         field: `items[${index}].productId`,

@@ -1,4 +1,5 @@
-import type { SqliteDatabase } from "../shared/db.ts";
+import type { Database } from "../shared/db.ts";
+import type { ProductsTables } from "./migrations.ts";
 
 /** Name and unit price in cents. The index in this list fixes each product's id and catalogue position. */
 const CATALOGUE: readonly (readonly [string, number])[] = [
@@ -77,18 +78,24 @@ export const seedProductId = (index: number): string => `prod-${String(index + 1
 const seedStock = (index: number): number => 20 + ((index * 37 + 11) % 181);
 
 /** Inserts the catalogue products that are missing; products already present (and their stock) are left alone. */
-export function seedProducts(db: SqliteDatabase): number {
+export async function seedProducts(db: Database<ProductsTables>): Promise<number> {
   const now = new Date().toISOString();
-  return db.transaction(() => {
-    let inserted = 0;
-    CATALOGUE.forEach(([name, priceCents], index) => {
-      const result = db.run(
-        `INSERT INTO products (id, position, name, price_cents, currency, stock, created_at, updated_at)
-         VALUES (?, ?, ?, ?, 'USD', ?, ?, ?) ON CONFLICT DO NOTHING`,
-        [seedProductId(index), index + 1, name, priceCents, seedStock(index), now, now],
-      );
-      inserted += result.changes;
-    });
-    return inserted;
-  });
+  // One statement: instances seeding one database together each insert only what is still missing.
+  const result = await db.kysely
+    .insertInto("products")
+    .values(
+      CATALOGUE.map(([name, priceCents], index) => ({
+        id: seedProductId(index),
+        position: index + 1,
+        name,
+        price_cents: priceCents,
+        currency: "USD",
+        stock: seedStock(index),
+        created_at: now,
+        updated_at: now,
+      })),
+    )
+    .onConflict((oc) => oc.doNothing())
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0);
 }

@@ -6,10 +6,10 @@ import {
   type ServiceOptions,
   type SubgraphService,
 } from "../kit/server.ts";
-import type { SqliteDatabase } from "../shared/db.ts";
+import type { Database } from "../shared/db.ts";
 import { createProductLoaders } from "./loaders.ts";
-import { migrations } from "./migrations.ts";
-import { SqliteProductRepository } from "./repository.ts";
+import { migrations, type ProductsTables } from "./migrations.ts";
+import { SqlProductRepository } from "./repository.ts";
 import { createProductResolvers } from "./resolvers.ts";
 import { seedProducts } from "./seed.ts";
 
@@ -20,17 +20,17 @@ export interface ProductsServiceOptions extends ServiceOptions {
 
 export type ProductsService = SubgraphService & {
   /** The service's database; tests read `queryCount` and adjust stock through it. */
-  readonly db: SqliteDatabase;
+  readonly db: Database<ProductsTables>;
 };
 
 /** Builds the products subgraph (catalogue and stock) without listening. */
 export async function createProductsService(options: ProductsServiceOptions): Promise<ProductsService> {
-  const db = openDatabase(options.databasePath, migrations);
+  const db = await openDatabase<ProductsTables>("products", options, migrations);
   return buildOrRelease(
     () => db.close(),
     async () => {
-      if (options.seed ?? true) seedProducts(db);
-      const repository = new SqliteProductRepository(db);
+      if (options.seed ?? true) await seedProducts(db);
+      const repository = new SqlProductRepository(db);
       const service = await createSubgraphService({
         ...options,
         name: "products",

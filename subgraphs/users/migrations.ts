@@ -1,10 +1,48 @@
+import type { Generated } from "kysely";
 import type { Migration } from "../shared/db.ts";
 
-export const migrations: Migration[] = [
-  {
-    version: 1,
-    name: "create users",
-    up: `
+/** The tables as the queries see them (Kysely types). */
+export interface UsersTables {
+  users: {
+    id: string;
+    email: string;
+    name: string;
+    password_hash: string;
+    scope: string;
+    created_at: string;
+  };
+  signing_keys: {
+    kid: string;
+    alg: string;
+    private_jwk: string;
+    public_jwk: string;
+    created_at: string;
+    retired_at: string | null;
+    /** SQLite's implicit rowid; an identity column of that name on PostgreSQL. Insertion order. */
+    rowid: Generated<number>;
+  };
+  oauth_clients: {
+    client_id: string;
+    secret_hash: string;
+    scope: string;
+    /** 0 or 1: one representation on both engines. */
+    can_introspect: number;
+    token_ttl_seconds: number | null;
+    created_at: string;
+  };
+  oauth_tokens: {
+    token_hash: string;
+    client_id: string;
+    scope: string;
+    issued_at: number;
+    expires_at: number;
+    revoked_at: string | null;
+  };
+}
+
+type Engine = "sqlite" | "postgres";
+
+const users = `
       CREATE TABLE users (
         id TEXT PRIMARY KEY,
         -- Stored lower-cased so the UNIQUE constraint is the one source of truth for duplicates.
@@ -14,12 +52,9 @@ export const migrations: Migration[] = [
         scope TEXT NOT NULL,
         created_at TEXT NOT NULL
       );
-    `,
-  },
-  {
-    version: 2,
-    name: "create signing keys",
-    up: `
+    `;
+
+const signingKeys = (engine: Engine) => `
       CREATE TABLE signing_keys (
         kid TEXT PRIMARY KEY,
         alg TEXT NOT NULL,
@@ -27,15 +62,15 @@ export const migrations: Migration[] = [
         public_jwk TEXT NOT NULL,
         created_at TEXT NOT NULL,
         -- Retired keys are neither used for signing nor published.
-        retired_at TEXT
+        retired_at TEXT${engine === "postgres" ? ",\n        rowid BIGINT GENERATED ALWAYS AS IDENTITY" : ""}
       );
       CREATE INDEX signing_keys_active ON signing_keys (retired_at, created_at);
-    `,
-  },
-  {
-    version: 3,
-    name: "create oauth clients and tokens",
-    up: `
+    `;
+
+// Unix seconds outgrow PostgreSQL's 32-bit INTEGER in 2038; SQLite's INTEGER is 64-bit already.
+const oauth = (engine: Engine) => {
+  const seconds = engine === "postgres" ? "BIGINT" : "INTEGER";
+  return `
       CREATE TABLE oauth_clients (
         client_id TEXT PRIMARY KEY,
         -- scrypt, like passwords; the secret itself is never stored.
@@ -52,12 +87,18 @@ export const migrations: Migration[] = [
         client_id TEXT NOT NULL REFERENCES oauth_clients (client_id) ON DELETE CASCADE,
         scope TEXT NOT NULL,
         -- Unix seconds, as they appear in introspection answers.
-        issued_at INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL,
+        issued_at ${seconds} NOT NULL,
+        expires_at ${seconds} NOT NULL,
         revoked_at TEXT
       );
       CREATE INDEX oauth_tokens_expiry ON oauth_tokens (expires_at);
       CREATE INDEX oauth_tokens_client ON oauth_tokens (client_id);
-    `,
-  },
+    `;
+};
+
+export const migrations: Migration[] = [
+  { version: 1, name: "create users", sqlite: users, postgres: users },
+  // PostgreSQL has no implicit rowid: the identity column keeps "newest first" ties in insertion order.
+  { version: 2, name: "create signing keys", sqlite: signingKeys("sqlite"), postgres: signingKeys("postgres") },
+  { version: 3, name: "create oauth clients and tokens", sqlite: oauth("sqlite"), postgres: oauth("postgres") },
 ];

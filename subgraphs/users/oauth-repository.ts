@@ -1,4 +1,5 @@
-import { inList, type SqliteDatabase } from "../shared/db.ts";
+import type { Database } from "../shared/db.ts";
+import type { UsersTables } from "./migrations.ts";
 
 /** A machine client of the client-credentials grant. */
 export interface OAuthClientRecord {
@@ -46,84 +47,114 @@ export interface OAuthRepository {
   deleteExpiredTokens(before: number): Promise<number>;
 }
 
-const CLIENT_COLUMNS =
-  "client_id AS clientId, secret_hash AS secretHash, scope, can_introspect AS canIntrospect, " +
-  "token_ttl_seconds AS tokenTtlSeconds, created_at AS createdAt";
-const TOKEN_COLUMNS =
-  "token_hash AS tokenHash, client_id AS clientId, scope, issued_at AS issuedAt, expires_at AS expiresAt, " +
-  "revoked_at AS revokedAt";
+const CLIENT_COLUMNS = [
+  "client_id as clientId",
+  "secret_hash as secretHash",
+  "scope",
+  "can_introspect as canIntrospect",
+  "token_ttl_seconds as tokenTtlSeconds",
+  "created_at as createdAt",
+] as const;
+const TOKEN_COLUMNS = [
+  "token_hash as tokenHash",
+  "client_id as clientId",
+  "scope",
+  "issued_at as issuedAt",
+  "expires_at as expiresAt",
+  "revoked_at as revokedAt",
+] as const;
 
-type ClientRow = Omit<OAuthClientRecord, "canIntrospect"> & { canIntrospect: number };
-
-export class SqliteOAuthRepository implements OAuthRepository {
-  constructor(private readonly db: SqliteDatabase) {}
+export class SqlOAuthRepository implements OAuthRepository {
+  constructor(private readonly db: Database<UsersTables>) {}
 
   async findClient(clientId: string): Promise<OAuthClientRecord | null> {
-    const row = this.db.get<ClientRow>(`SELECT ${CLIENT_COLUMNS} FROM oauth_clients WHERE client_id = ?`, [clientId]);
+    const row = await this.db.kysely
+      .selectFrom("oauth_clients")
+      .select(CLIENT_COLUMNS)
+      .where("client_id", "=", clientId)
+      .executeTakeFirst();
     return row ? { ...row, canIntrospect: row.canIntrospect === 1 } : null;
   }
 
   async upsertClient(client: NewOAuthClient): Promise<void> {
-    this.db.run(
-      `INSERT INTO oauth_clients (client_id, secret_hash, scope, can_introspect, token_ttl_seconds, created_at)
-       VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash, scope = excluded.scope,
-         can_introspect = excluded.can_introspect, token_ttl_seconds = excluded.token_ttl_seconds`,
-      this.clientParams(client),
-    );
+    await this.db.kysely
+      .insertInto("oauth_clients")
+      .values(this.clientRow(client))
+      .onConflict((oc) =>
+        oc.column("client_id").doUpdateSet((eb) => ({
+          secret_hash: eb.ref("excluded.secret_hash"),
+          scope: eb.ref("excluded.scope"),
+          can_introspect: eb.ref("excluded.can_introspect"),
+          token_ttl_seconds: eb.ref("excluded.token_ttl_seconds"),
+        })),
+      )
+      .execute();
   }
 
   async insertClientIfMissing(client: NewOAuthClient): Promise<boolean> {
-    const result = this.db.run(
-      `INSERT INTO oauth_clients (client_id, secret_hash, scope, can_introspect, token_ttl_seconds, created_at)
-       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (client_id) DO NOTHING`,
-      this.clientParams(client),
-    );
-    return result.changes === 1;
+    const result = await this.db.kysely
+      .insertInto("oauth_clients")
+      .values(this.clientRow(client))
+      .onConflict((oc) => oc.column("client_id").doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows) === 1;
   }
 
   async deleteClientsExcept(clientIds: readonly string[]): Promise<number> {
-    const sql =
-      clientIds.length === 0
-        ? "DELETE FROM oauth_clients"
-        : `DELETE FROM oauth_clients WHERE client_id NOT IN (${inList(clientIds.length)})`;
-    return this.db.run(sql, clientIds).changes;
+    const result = await this.db.kysely
+      .deleteFrom("oauth_clients")
+      .$if(clientIds.length > 0, (qb) => qb.where("client_id", "not in", clientIds))
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 
   async insertToken(token: Omit<OAuthTokenRecord, "revokedAt">): Promise<void> {
-    this.db.run(
-      "INSERT INTO oauth_tokens (token_hash, client_id, scope, issued_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-      [token.tokenHash, token.clientId, token.scope, token.issuedAt, token.expiresAt],
-    );
+    await this.db.kysely
+      .insertInto("oauth_tokens")
+      .values({
+        token_hash: token.tokenHash,
+        client_id: token.clientId,
+        scope: token.scope,
+        issued_at: token.issuedAt,
+        expires_at: token.expiresAt,
+      })
+      .execute();
   }
 
   async findToken(tokenHash: string): Promise<OAuthTokenRecord | null> {
     return (
-      this.db.get<OAuthTokenRecord>(`SELECT ${TOKEN_COLUMNS} FROM oauth_tokens WHERE token_hash = ?`, [tokenHash]) ??
-      null
+      (await this.db.kysely
+        .selectFrom("oauth_tokens")
+        .select(TOKEN_COLUMNS)
+        .where("token_hash", "=", tokenHash)
+        .executeTakeFirst()) ?? null
     );
   }
 
   async revokeToken(tokenHash: string, clientId: string, revokedAt: string): Promise<boolean> {
-    const result = this.db.run(
-      "UPDATE oauth_tokens SET revoked_at = ? WHERE token_hash = ? AND client_id = ? AND revoked_at IS NULL",
-      [revokedAt, tokenHash, clientId],
-    );
-    return result.changes === 1;
+    const result = await this.db.kysely
+      .updateTable("oauth_tokens")
+      .set({ revoked_at: revokedAt })
+      .where("token_hash", "=", tokenHash)
+      .where("client_id", "=", clientId)
+      .where("revoked_at", "is", null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   }
 
   async deleteExpiredTokens(before: number): Promise<number> {
-    return this.db.run("DELETE FROM oauth_tokens WHERE expires_at < ?", [before]).changes;
+    const result = await this.db.kysely.deleteFrom("oauth_tokens").where("expires_at", "<", before).executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 
-  private clientParams(client: NewOAuthClient): unknown[] {
-    return [
-      client.clientId,
-      client.secretHash,
-      client.scope,
-      client.canIntrospect ? 1 : 0,
-      client.tokenTtlSeconds,
-      new Date().toISOString(),
-    ];
+  private clientRow(client: NewOAuthClient) {
+    return {
+      client_id: client.clientId,
+      secret_hash: client.secretHash,
+      scope: client.scope,
+      can_introspect: client.canIntrospect ? 1 : 0,
+      token_ttl_seconds: client.tokenTtlSeconds,
+      created_at: new Date().toISOString(),
+    };
   }
 }

@@ -1,4 +1,5 @@
-import { inList, type SqliteDatabase } from "../shared/db.ts";
+import type { Database } from "../shared/db.ts";
+import type { UsersTables } from "./migrations.ts";
 
 export interface UserRecord {
   id: string;
@@ -46,70 +47,105 @@ export interface SigningKeyRepository {
   insert(key: Omit<SigningKeyRecord, "createdAt" | "retiredAt">): Promise<SigningKeyRecord>;
 }
 
-const USER_COLUMNS = "id, email, name, password_hash AS passwordHash, scope, created_at AS createdAt";
-const KEY_COLUMNS =
-  "kid, alg, private_jwk AS privateJwk, public_jwk AS publicJwk, created_at AS createdAt, retired_at AS retiredAt";
+const USER_COLUMNS = [
+  "id",
+  "email",
+  "name",
+  "password_hash as passwordHash",
+  "scope",
+  "created_at as createdAt",
+] as const;
+const KEY_COLUMNS = [
+  "kid",
+  "alg",
+  "private_jwk as privateJwk",
+  "public_jwk as publicJwk",
+  "created_at as createdAt",
+  "retired_at as retiredAt",
+] as const;
 
-export class SqliteUsersRepository implements UsersRepository {
-  constructor(private readonly db: SqliteDatabase) {}
+export class SqlUsersRepository implements UsersRepository {
+  constructor(private readonly db: Database<UsersTables>) {}
 
   async findById(id: string): Promise<UserRecord | null> {
-    return this.db.get<UserRecord>(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`, [id]) ?? null;
+    return (
+      (await this.db.kysely.selectFrom("users").select(USER_COLUMNS).where("id", "=", id).executeTakeFirst()) ?? null
+    );
   }
 
   async findByIds(ids: readonly string[]): Promise<UserRecord[]> {
     if (ids.length === 0) return [];
-    return this.db.all<UserRecord>(`SELECT ${USER_COLUMNS} FROM users WHERE id IN (${inList(ids.length)})`, ids);
+    return this.db.kysely.selectFrom("users").select(USER_COLUMNS).where("id", "in", ids).execute();
   }
 
   async findByEmail(email: string): Promise<UserRecord | null> {
-    return this.db.get<UserRecord>(`SELECT ${USER_COLUMNS} FROM users WHERE email = ?`, [email]) ?? null;
+    return (
+      (await this.db.kysely.selectFrom("users").select(USER_COLUMNS).where("email", "=", email).executeTakeFirst()) ??
+      null
+    );
   }
 
   async create(user: NewUser): Promise<UserRecord | null> {
     const createdAt = new Date().toISOString();
     // ON CONFLICT rather than a prior SELECT: concurrent registrations of one email race only here,
     // and the constraint lets exactly one of them in.
-    const result = this.db.run(
-      `INSERT INTO users (id, email, name, password_hash, scope, created_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (email) DO NOTHING`,
-      [user.id, user.email, user.name, user.passwordHash, user.scope, createdAt],
-    );
-    return result.changes === 1 ? { ...user, createdAt } : null;
+    const result = await this.db.kysely
+      .insertInto("users")
+      .values({
+        id: user.id,
+        email: user.email,
+        name: user.name,
+        password_hash: user.passwordHash,
+        scope: user.scope,
+        created_at: createdAt,
+      })
+      .onConflict((oc) => oc.column("email").doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows) === 1 ? { ...user, createdAt } : null;
   }
 
   async count(): Promise<number> {
-    return this.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM users")?.n ?? 0;
+    const row = await this.db.kysely
+      .selectFrom("users")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
   }
 }
 
-export class SqliteSigningKeyRepository implements SigningKeyRepository {
-  constructor(private readonly db: SqliteDatabase) {}
+export class SqlSigningKeyRepository implements SigningKeyRepository {
+  constructor(private readonly db: Database<UsersTables>) {}
+
+  private active() {
+    // rowid breaks ties between keys created within the same millisecond (a quick rotation).
+    return this.db.kysely
+      .selectFrom("signing_keys")
+      .select(KEY_COLUMNS)
+      .where("retired_at", "is", null)
+      .orderBy("created_at", "desc")
+      .orderBy("rowid", "desc");
+  }
 
   async newestActive(): Promise<SigningKeyRecord | null> {
-    return (
-      this.db.get<SigningKeyRecord>(
-        // rowid breaks ties between keys created within the same millisecond (a quick rotation).
-        `SELECT ${KEY_COLUMNS} FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, rowid DESC LIMIT 1`,
-      ) ?? null
-    );
+    return (await this.active().limit(1).executeTakeFirst()) ?? null;
   }
 
   async listActive(): Promise<SigningKeyRecord[]> {
-    return this.db.all<SigningKeyRecord>(
-      `SELECT ${KEY_COLUMNS} FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, rowid DESC`,
-    );
+    return this.active().execute();
   }
 
   async insert(key: Omit<SigningKeyRecord, "createdAt" | "retiredAt">): Promise<SigningKeyRecord> {
     const createdAt = new Date().toISOString();
-    this.db.run("INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at) VALUES (?, ?, ?, ?, ?)", [
-      key.kid,
-      key.alg,
-      key.privateJwk,
-      key.publicJwk,
-      createdAt,
-    ]);
+    await this.db.kysely
+      .insertInto("signing_keys")
+      .values({
+        kid: key.kid,
+        alg: key.alg,
+        private_jwk: key.privateJwk,
+        public_jwk: key.publicJwk,
+        created_at: createdAt,
+      })
+      .execute();
     return { ...key, createdAt, retiredAt: null };
   }
 }

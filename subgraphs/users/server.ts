@@ -6,13 +6,13 @@ import {
   type ServiceOptions,
   type SubgraphService,
 } from "../kit/server.ts";
-import type { SqliteDatabase } from "../shared/db.ts";
+import type { Database } from "../shared/db.ts";
 import { createLoaders, type UsersLoaders } from "./loaders.ts";
-import { migrations } from "./migrations.ts";
+import { migrations, type UsersTables } from "./migrations.ts";
 import { createOAuthServer, type OAuthClientConfig } from "./oauth.ts";
-import { SqliteOAuthRepository } from "./oauth-repository.ts";
+import { SqlOAuthRepository } from "./oauth-repository.ts";
 import { oauthRoutes } from "./oauth-routes.ts";
-import { SqliteSigningKeyRepository, SqliteUsersRepository } from "./repository.ts";
+import { SqlSigningKeyRepository, SqlUsersRepository } from "./repository.ts";
 import { createResolvers } from "./resolvers.ts";
 import { seedUsers } from "./seed.ts";
 import { createTokenIssuer } from "./tokens.ts";
@@ -46,7 +46,7 @@ export type UsersService = SubgraphService & {
   /** Makes a fresh key the signing key and returns its kid; earlier keys stay published. */
   rotateSigningKey(): Promise<string>;
   /** The service's database, exposed for tests (query counts, row counts). */
-  readonly db: SqliteDatabase;
+  readonly db: Database<UsersTables>;
 };
 
 function checkOptions(options: UsersServiceOptions): void {
@@ -61,20 +61,20 @@ function checkOptions(options: UsersServiceOptions): void {
 /** Builds (without listening) the users subgraph: accounts, passwords, token issuing and the JWKS. */
 export async function createUsersService(options: UsersServiceOptions): Promise<UsersService> {
   checkOptions(options);
-  const db = openDatabase(options.databasePath, migrations);
+  const db = await openDatabase<UsersTables>("users", options, migrations);
   return buildOrRelease(
     () => db.close(),
     async () => {
-      const users = new SqliteUsersRepository(db);
+      const users = new SqlUsersRepository(db);
       if (options.seed ?? true) await seedUsers(users);
       const tokens = await createTokenIssuer({
-        keys: new SqliteSigningKeyRepository(db),
+        keys: new SqlSigningKeyRepository(db),
         issuer: options.tokenIssuer ?? DEFAULT_TOKEN_ISSUER,
         audience: options.tokenAudience ?? DEFAULT_TOKEN_AUDIENCE,
         ttlSeconds: options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS,
       });
       const oauth = await createOAuthServer({
-        repository: new SqliteOAuthRepository(db),
+        repository: new SqlOAuthRepository(db),
         clients: options.oauthClients ?? [],
         seedDemoClient: options.seed ?? true,
         ...(options.oauthTokenTtlSeconds !== undefined && { tokenTtlSeconds: options.oauthTokenTtlSeconds }),

@@ -5,6 +5,7 @@ import { createOrdersService } from "../../subgraphs/orders/server.ts";
 import { createPaymentsService } from "../../subgraphs/payments/server.ts";
 import { createProductsService } from "../../subgraphs/products/server.ts";
 import { createUsersService, type UsersServiceOptions } from "../../subgraphs/users/server.ts";
+import { testDatabase } from "./database.ts";
 import { createTestIdentityKeys, type TestIdentityKeys } from "./identity.ts";
 
 export const silent = pino({ level: "silent" });
@@ -31,12 +32,13 @@ export function composeFor(urls: Record<string, string>): string {
 
 export interface ServicesOptions {
   /** More options for the users service (OAuth clients, token lifetimes). @default none */
-  users?: Partial<Omit<UsersServiceOptions, "databasePath" | "identityKeys">>;
+  users?: Partial<Omit<UsersServiceOptions, "databasePath" | "databaseUrl" | "identityKeys">>;
 }
 
 /**
- * Starts the four subgraphs and the provider sandbox for real, each on port 0 with an in-memory
- * database and fresh identity keys for the gateway and each signing service. Always `close()` them.
+ * Starts the four subgraphs and the provider sandbox for real, each on port 0 with a fresh store
+ * (SQLite in memory, or PostgreSQL schemas of their own when DATABASE_URL is set) and fresh
+ * identity keys for the gateway and each signing service. Always `close()` them.
  */
 export async function startServices(options: ServicesOptions = {}): Promise<Services> {
   const identity = createTestIdentityKeys();
@@ -49,7 +51,7 @@ export async function startServices(options: ServicesOptions = {}): Promise<Serv
     const sandboxUrl = await sandbox.listen(0);
     closers.push(() => sandbox.close());
 
-    const common = { databasePath: ":memory:", logger: silent };
+    const common = { ...testDatabase(), logger: silent };
     const users = await createUsersService({ ...common, identityKeys: identity.forService("users"), ...options.users });
     const usersUrl = await users.listen(0);
     closers.push(() => users.close());

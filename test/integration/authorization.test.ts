@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { SignJWT } from "jose";
+import { sql } from "kysely";
 import { DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER } from "../../gateway/config.ts";
 import { SEED_USERS } from "../../subgraphs/users/seed.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
@@ -146,7 +147,7 @@ describe("@authenticated and @requiresScopes, enforced at the gateway", () => {
 
   test("a mutation the caller may not run is refused whole and writes nothing", async () => {
     const readOnly = await tokenFor(alice.id, "profile orders:read");
-    const before = stack.orders.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM orders")!.n;
+    const before = (await stack.orders.db.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM orders`))!.n;
     const res = await stack.graphql(
       'mutation { placeOrder(input: { items: [{ productId: "prod-006", quantity: 1 }] }) { id } }',
       {},
@@ -154,7 +155,7 @@ describe("@authenticated and @requiresScopes, enforced at the gateway", () => {
     );
     assert.equal(res.status, 403);
     assert.deepEqual(codes(res.body.errors), ["FORBIDDEN"]);
-    assert.equal(stack.orders.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM orders")!.n, before);
+    assert.equal((await stack.orders.db.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM orders`))!.n, before);
   });
 
   test("catalogue changes are for catalog:write (admins) only", async () => {

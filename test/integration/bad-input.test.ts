@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Agent, type IncomingHttpHeaders, request } from "node:http";
 import { after, before, describe, test } from "node:test";
+import { sql } from "kysely";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
 /*
@@ -48,8 +49,9 @@ function send(
   });
 }
 
-const ordersCount = () => stack.orders.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM orders")!.n;
-const paymentsCount = () => stack.payments.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM payments")!.n;
+const ordersCount = async () => (await stack.orders.db.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM orders`))!.n;
+const paymentsCount = async () =>
+  (await stack.payments.db.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM payments`))!.n;
 
 /** The refusal's code, checked to be in the route's shape and free of stack traces. */
 function codeOf(answer: Answer, shape: "graphql" | "rest"): string {
@@ -239,8 +241,8 @@ describe("the bad-input corpus", () => {
     ["rest", restCases],
   ] as const) {
     test(`${shape === "graphql" ? "/graphql" : "/api/*"}: each is a 4xx with a contract code, and nothing is written`, async () => {
-      const orders = ordersCount();
-      const payments = paymentsCount();
+      const orders = await ordersCount();
+      const payments = await paymentsCount();
       const seen: string[] = [];
       for (const [name, method, path, headers, body] of cases) {
         const answer = await send(method, path, { ...headers, authorization: `Bearer ${token}` }, body);
@@ -253,8 +255,8 @@ describe("the bad-input corpus", () => {
         assert.notEqual(code, "INTERNAL_SERVER_ERROR", name);
         seen.push(`${name}: ${answer.status} ${code}`);
       }
-      assert.equal(ordersCount(), orders, "no order was written");
-      assert.equal(paymentsCount(), payments, "no payment was written");
+      assert.equal(await ordersCount(), orders, "no order was written");
+      assert.equal(await paymentsCount(), payments, "no payment was written");
       assert.equal(seen.length, cases.length);
       const health = await send("GET", "/healthz");
       assert.equal(health.status, 200, "the process stays up");
@@ -310,7 +312,7 @@ describe("the bad-input corpus", () => {
   });
 
   test("a mutation with a bad payment input during execution keeps GraphQL's 200 with a coded error", async () => {
-    const payments = paymentsCount();
+    const payments = await paymentsCount();
     const answer = await send(
       "POST",
       "/graphql",
@@ -322,6 +324,6 @@ describe("the bad-input corpus", () => {
     );
     assert.equal(answer.status, 200, answer.body);
     assert.match(codeOf(answer, "graphql"), /^(NOT_FOUND|BAD_USER_INPUT|FORBIDDEN)$/);
-    assert.equal(paymentsCount(), payments);
+    assert.equal(await paymentsCount(), payments);
   });
 });

@@ -6,6 +6,7 @@ import { after, before, test } from "node:test";
 import { loadConfig } from "../../gateway/config.ts";
 import { createGateway, type Gateway } from "../../gateway/gateway.ts";
 import { createProductsService } from "../../subgraphs/products/server.ts";
+import { testDatabase } from "../helpers/database.ts";
 import { freePort } from "../helpers/net.ts";
 import { type Services, silent, startServices } from "../helpers/services.ts";
 
@@ -21,7 +22,7 @@ const deadUrl = async () => `http://127.0.0.1:${await freePort()}/graphql`;
 before(async () => {
   services = await startServices();
   second = await createProductsService({
-    databasePath: ":memory:",
+    ...testDatabase(),
     identityKeys: services.identity.forService("products"),
     logger: silent,
   });
@@ -33,6 +34,8 @@ before(async () => {
     ...services.identity.gatewayEnv,
     SUPERGRAPH_PATH: supergraphPath,
     SUBGRAPH_URLS: `products=${await deadUrl()}|${services.subgraphUrls.products}|${secondUrl}`,
+    // Every request must reach the subgraphs here: the response cache would answer repeats itself.
+    RESPONSE_CACHE: "false",
     LOG_LEVEL: "silent",
   });
   gateway = await createGateway(config, { logger: silent });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
+import { sql } from "kysely";
 import { IDENTITY_HEADER } from "../../common/index.ts";
 import { type Services, startServices } from "../helpers/services.ts";
 
@@ -126,8 +127,8 @@ describe("each subgraph accepts only its own audience and only the peers it trus
       forProducts,
     );
     assert.equal(update.errors?.[0]?.extensions?.code, "UNAUTHENTICATED");
-    const price = services.products.db.get<{ p: number }>(
-      "SELECT price_cents AS p FROM products WHERE id = 'prod-001'",
+    const price = await services.products.db.get<{ p: number }>(
+      sql`SELECT price_cents AS p FROM products WHERE id = 'prod-001'`,
     );
     assert.notEqual(price?.p, 1);
   });

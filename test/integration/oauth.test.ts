@@ -82,7 +82,11 @@ describe("opaque OAuth access tokens through the gateway", () => {
   let seen: ReturnType<typeof watch>;
 
   before(async () => {
-    stack = await startStack({}, { introspection: true, users: { oauthClients: [SHORT_LIVED] } });
+    // Each request must reach the products subgraph (its view of the identity is read back): no response cache.
+    stack = await startStack(
+      { RESPONSE_CACHE: "false" },
+      { introspection: true, users: { oauthClients: [SHORT_LIVED] } },
+    );
     seen = watch(stack);
   });
   after(() => stack?.close());

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { sql } from "kysely";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
 const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { token user { id email name } } }`;
@@ -104,7 +105,7 @@ describe("the shop through the gateway", () => {
   });
 
   test("20 concurrent orders for a product with 5 in stock: exactly 5 succeed, stock ends at 0", async () => {
-    stack.products.db.run("UPDATE products SET stock = 5 WHERE id = ?", ["prod-010"]);
+    await stack.products.db.run(sql`UPDATE products SET stock = 5 WHERE id = ${"prod-010"}`);
     const token = await stack.login("alice@example.com", "alice-password");
     const results = await Promise.all(
       Array.from({ length: 20 }, () =>
@@ -160,7 +161,7 @@ describe("the shop through the gateway", () => {
 
   test("bad input gets a clear code and writes nothing", async () => {
     const token = await stack.login("alice@example.com", "alice-password");
-    const ordersBefore = stack.orders.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM orders")!.n;
+    const ordersBefore = (await stack.orders.db.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM orders`))!.n;
     const stockBefore = await stack.graphql<{ product: { stock: number } }>('{ product(id: "prod-040") { stock } }');
 
     const cases: [unknown[], string][] = [
@@ -188,11 +189,11 @@ describe("the shop through the gateway", () => {
     assert.equal(huge.status, 400);
     assert.equal(huge.body.errors?.[0]?.extensions?.code, "BAD_USER_INPUT");
 
-    assert.equal(stack.orders.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM orders")!.n, ordersBefore);
+    assert.equal((await stack.orders.db.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM orders`))!.n, ordersBefore);
     const stockAfter = await stack.graphql<{ product: { stock: number } }>('{ product(id: "prod-040") { stock } }');
     assert.equal(stockAfter.body.data?.product.stock, stockBefore.body.data?.product.stock);
 
-    const usersBefore = stack.users.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM users")!.n;
+    const usersBefore = (await stack.users.db.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM users`))!.n;
     const badRegistrations = [
       { email: "not-an-email", name: "X", password: "long enough pass 1" },
       { email: "weak@example.com", name: "X", password: "short" },
@@ -202,7 +203,7 @@ describe("the shop through the gateway", () => {
       const res = await stack.graphql(REGISTER, { input });
       assert.equal(res.body.errors?.[0]?.extensions?.code, "BAD_USER_INPUT", JSON.stringify(res.body));
     }
-    assert.equal(stack.users.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM users")!.n, usersBefore);
+    assert.equal((await stack.users.db.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM users`))!.n, usersBefore);
 
     const malformed = await stack.graphql("{ products(first: 2) { nodes { id }");
     assert.equal(malformed.status, 400);

@@ -17,7 +17,7 @@ const deployRoot = join(root, "deploy/k8s");
  * Variables the public contract names whose readers are not in the code yet. A manifest may set them;
  * once the code reads one, the last test below fails until it is removed from here.
  */
-const AWAITED = new Set(["DATABASE_URL", "GATEWAY_WORKERS"]);
+const AWAITED = new Set(["GATEWAY_WORKERS"]);
 
 // biome-ignore lint/suspicious/noExplicitAny: parsed YAML of every resource kind; the assertions are the type checks
 type Doc = Record<string, any>;

@@ -112,4 +112,40 @@ describe("bearer token verification", () => {
     }
     await refused(auth, `Basic ${Buffer.from("a:b").toString("base64")}`);
   });
+
+  test("a token verified once is remembered by its bytes until it expires; a changed byte is checked again", async () => {
+    let keyFetches = 0;
+    const counting = createServer((_req, res) => {
+      keyFetches++;
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ keys: [publicJwk] }));
+    });
+    await new Promise<void>((resolve) => counting.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(counting.address() as AddressInfo).port}/jwks.json`;
+      // Keys are never reused from the key cache here (0 s), so every real verification fetches them.
+      const cached = createAuthenticator({ jwksUrl: url, jwksCacheSeconds: 0, jwksRefreshCooldownSeconds: 0 });
+      const token = await sign({ exp: now() + 2 });
+      for (let i = 0; i < 5; i++) assert.equal((await cached.authenticate(`Bearer ${token}`)).userId, "user-1");
+      const afterFirst = keyFetches;
+      assert.ok(afterFirst >= 1, "the first use verified the signature");
+      for (let i = 0; i < 3; i++) await cached.authenticate(`Bearer ${token}`);
+      assert.equal(keyFetches, afterFirst, "later uses of the same token need no signature check");
+      await refused(cached, `Bearer ${token.slice(0, -4)}AAAA`);
+      // Past its exp the token is no longer remembered: it is checked again (and then only the
+      // 5 s clock tolerance still lets it in).
+      await new Promise((resolve) => setTimeout(resolve, 2100));
+      const beforeExpiry = keyFetches;
+      assert.equal((await cached.authenticate(`Bearer ${token}`)).userId, "user-1");
+      assert.ok(keyFetches > beforeExpiry, "an expired entry is verified again, not served from memory");
+
+      const uncached = createAuthenticator({ jwksUrl: url, jwksCacheSeconds: 0, verifiedCacheSeconds: 0 });
+      const fresh = await sign();
+      const before = keyFetches;
+      for (let i = 0; i < 3; i++) await uncached.authenticate(`Bearer ${fresh}`);
+      assert.ok(keyFetches > before, "0 turns the cache off");
+    } finally {
+      await new Promise<void>((resolve) => counting.close(() => resolve()));
+    }
+  });
 });

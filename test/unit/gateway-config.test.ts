@@ -88,3 +88,49 @@ test("a bad value names its variable", () => {
     );
   }
 });
+
+test("the upstream's deadline, circuits, probes and retry budget: defaults, values and refusals", () => {
+  const defaults = loadConfig({});
+  assert.equal(defaults.requestTimeoutMs, 10_000);
+  assert.equal(defaults.subgraphTimeoutMs, 10_000);
+  assert.equal(defaults.subgraphCircuitFailures, 3);
+  assert.equal(defaults.subgraphEjectSeconds, 10);
+  assert.equal(defaults.subgraphProbeIntervalMs, 5000);
+  assert.equal(defaults.subgraphProbeTimeoutMs, 2000);
+  assert.equal(defaults.subgraphRetryRatio, 0.2);
+  assert.equal(defaults.subgraphRetryMinPerSecond, 10);
+  const set = loadConfig({
+    REQUEST_TIMEOUT_MS: "2500",
+    SUBGRAPH_CIRCUIT_FAILURES: "5",
+    SUBGRAPH_PROBE_INTERVAL_MS: "0",
+    SUBGRAPH_PROBE_TIMEOUT_MS: "300",
+    SUBGRAPH_RETRY_RATIO: "0.5",
+    SUBGRAPH_RETRY_MIN_PER_SECOND: "0",
+  });
+  assert.deepEqual(
+    [
+      set.requestTimeoutMs,
+      set.subgraphCircuitFailures,
+      set.subgraphProbeIntervalMs,
+      set.subgraphProbeTimeoutMs,
+      set.subgraphRetryRatio,
+      set.subgraphRetryMinPerSecond,
+    ],
+    [2500, 5, 0, 300, 0.5, 0],
+  );
+  for (const env of [
+    { REQUEST_TIMEOUT_MS: "50" },
+    { SUBGRAPH_CIRCUIT_FAILURES: "0" },
+    { SUBGRAPH_PROBE_INTERVAL_MS: "50" },
+    { SUBGRAPH_PROBE_TIMEOUT_MS: "x" },
+    { SUBGRAPH_RETRY_RATIO: "-1" },
+    { SUBGRAPH_RETRY_MIN_PER_SECOND: "1.5" },
+  ]) {
+    const name = Object.keys(env)[0]!;
+    assert.throws(
+      () => loadConfig(env),
+      (error: Error) => error instanceof ConfigError && error.message.startsWith(name),
+      name,
+    );
+  }
+});

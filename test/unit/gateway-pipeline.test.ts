@@ -16,7 +16,9 @@ function stages(installed: string[]) {
       plugins: [named("observability:record"), named("observability:tracing")],
     },
     guards: { install: () => void installed.push("guards"), plugin: named("guards") },
+    trustedDocuments: { plugin: named("trusted-documents") },
     authorization: { plugin: named("authorization") },
+    responseCache: { plugins: [named("response-cache"), named("response-cache:invalidation")] },
     subgraphStatus: named("subgraph-status"),
     apollo: [named("apollo:drain"), named("apollo:landing-page-off")],
   };
@@ -28,14 +30,18 @@ test("request hooks: observability before the guards, so refused requests are st
   assert.deepEqual(installed, ["observability", "guards"]);
 });
 
-test("operation plugins: subgraph status, authorization before the guards, observability last", () => {
+test("operation plugins: trusted documents first, subgraph status, authorization before the guards, then the response cache, observability last", () => {
   const pipeline = composePipeline(stages([]));
   assert.deepEqual(pipeline.plugins.map(nameOf), [
     "apollo:drain",
     "apollo:landing-page-off",
+    // Picks the document (a trusted id's body) and refuses untrusted ones before any work on it.
+    "trusted-documents",
     "subgraph-status",
     "authorization",
     "guards",
+    "response-cache",
+    "response-cache:invalidation",
     "observability:record",
     "observability:tracing",
   ]);

@@ -4,11 +4,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { sql } from "kysely";
 import { pino } from "pino";
 import { ConfigError } from "../../subgraphs/kit/config.ts";
 import { DEMO_OAUTH_CLIENT } from "../../subgraphs/users/oauth.ts";
 import { readOAuthConfig } from "../../subgraphs/users/oauth-config.ts";
 import { createUsersService, type UsersService } from "../../subgraphs/users/server.ts";
+import { testDatabase } from "../helpers/database.ts";
 import { testKeys } from "../helpers/identity.ts";
 
 const silent = pino({ level: "silent" });
@@ -29,7 +31,7 @@ describe("users service as an OAuth 2.0 authorization server", () => {
 
   before(async () => {
     service = await createUsersService({
-      databasePath: ":memory:",
+      ...testDatabase(),
       identityKeys: testKeys.forService("users"),
       logger: silent,
       oauthClients: [{ ...INTROSPECTOR, scope: "", introspect: true }, OTHER],
@@ -78,12 +80,14 @@ describe("users service as an OAuth 2.0 authorization server", () => {
     assert.equal(res.body.expires_in, 3600);
     assert.equal(res.body.scope, DEMO_OAUTH_CLIENT.scope);
     // Only the hash is stored.
-    const rows = service.db.all<{ token_hash: string }>("SELECT token_hash FROM oauth_tokens");
+    const rows = await service.db.all<{ token_hash: string }>(sql`SELECT token_hash FROM oauth_tokens`);
     const hash = createHash("sha256")
       .update(res.body.access_token as string)
       .digest("hex");
     assert.ok(rows.some((row) => row.token_hash === hash));
-    assert.ok(!JSON.stringify(service.db.all("SELECT * FROM oauth_tokens")).includes(res.body.access_token as string));
+    assert.ok(
+      !JSON.stringify(await service.db.all(sql`SELECT * FROM oauth_tokens`)).includes(res.body.access_token as string),
+    );
   });
 
   test("client_secret_post works; a requested scope must be a subset of the client's", async () => {
@@ -181,10 +185,9 @@ describe("users service as an OAuth 2.0 authorization server", () => {
     assert.deepEqual((await introspect("a".repeat(2000))).body, { active: false });
 
     const expired = await token();
-    service.db.run("UPDATE oauth_tokens SET expires_at = ? WHERE token_hash = ?", [
-      Math.floor(Date.now() / 1000) - 1,
-      createHash("sha256").update(expired).digest("hex"),
-    ]);
+    await service.db.run(
+      sql`UPDATE oauth_tokens SET expires_at = ${Math.floor(Date.now() / 1000) - 1} WHERE token_hash = ${createHash("sha256").update(expired).digest("hex")}`,
+    );
     assert.deepEqual((await introspect(expired)).body, { active: false });
 
     const revoked = await token();
@@ -207,9 +210,9 @@ describe("users service as an OAuth 2.0 authorization server", () => {
     assert.equal(unauthenticated.status, 401);
   });
 
-  test("client secrets are stored as scrypt hashes", () => {
-    const rows = service.db.all<{ client_id: string; secret_hash: string }>(
-      "SELECT client_id, secret_hash FROM oauth_clients ORDER BY client_id",
+  test("client secrets are stored as scrypt hashes", async () => {
+    const rows = await service.db.all<{ client_id: string; secret_hash: string }>(
+      sql`SELECT client_id, secret_hash FROM oauth_clients ORDER BY client_id`,
     );
     assert.deepEqual(
       rows.map((row) => row.client_id),
@@ -262,20 +265,23 @@ describe("OAuth clients from configuration", () => {
 
   test("clients not configured (or the demo client in production) are deleted with their tokens", async () => {
     const dir = mkdtempSync(join(tmpdir(), "oauth-clients-"));
-    const databasePath = join(dir, "users.db");
-    const common = { databasePath, identityKeys: testKeys.forService("users"), logger: silent };
+    const common = {
+      ...testDatabase(join(dir, "users.db")),
+      identityKeys: testKeys.forService("users"),
+      logger: silent,
+    };
     try {
       const development = await createUsersService({ ...common, oauthClients: [OTHER] });
       await development.close();
       const production = await createUsersService({ ...common, seed: false, oauthClients: [] });
       try {
-        assert.equal(production.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM oauth_clients")!.n, 0);
+        assert.equal((await production.db.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM oauth_clients`))!.n, 0);
       } finally {
         await production.close();
       }
       const again = await createUsersService({ ...common, seed: false, oauthClients: [OTHER] });
       try {
-        const ids = again.db.all<{ client_id: string }>("SELECT client_id FROM oauth_clients");
+        const ids = await again.db.all<{ client_id: string }>(sql`SELECT client_id FROM oauth_clients`);
         assert.deepEqual(
           ids.map((row) => row.client_id),
           [OTHER.id],

@@ -25,7 +25,7 @@ test("traceparent: only valid W3C values count", () => {
 });
 
 test("operation labels: unnamed and invalid fold into unknown, names past the cap into other", () => {
-  const labels = new OperationLabels(2);
+  const labels = new OperationLabels({ max: 2, earnWindows: 1 });
   assert.equal(labels.of(null), "unknown");
   assert.equal(labels.of("not a name"), "unknown");
   assert.equal(labels.of("A"), "A");

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { sql } from "kysely";
 import { pino } from "pino";
 import { IDENTITY_HEADER, type Identity } from "../../subgraphs/kit/identity.ts";
 import { createOrdersService, type OrdersService } from "../../subgraphs/orders/server.ts";
 import { createProductsService, type ProductsService } from "../../subgraphs/products/server.ts";
+import { testDatabase } from "../helpers/database.ts";
 import { testKeys } from "../helpers/identity.ts";
 
 const silent = pino({ level: "silent" });
@@ -22,13 +24,13 @@ interface Stack {
 
 async function startStack(): Promise<Stack> {
   const products = await createProductsService({
-    databasePath: ":memory:",
+    ...testDatabase(),
     identityKeys: testKeys.forService("products"),
     logger: silent,
   });
   const productsUrl = await products.listen(0);
   const orders = await createOrdersService({
-    databasePath: ":memory:",
+    ...testDatabase(),
     identityKeys: testKeys.forService("orders"),
     productsUrl,
     logger: silent,
@@ -80,19 +82,22 @@ function placeOrder(stack: Stack, items: Line[], token: string) {
 }
 
 /** Everything a failed placeOrder must leave untouched. */
-function snapshot(stack: Stack) {
+async function snapshot(stack: Stack) {
   return {
-    orders: stack.orders.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM orders")?.n,
-    items: stack.orders.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM order_items")?.n,
-    held: stack.products.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM reservations WHERE status = 'HELD'")?.n,
-    stock: stack.products.db.all<{ id: string; stock: number }>("SELECT id, stock FROM products ORDER BY id"),
+    orders: (await stack.orders.db.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM orders`))?.n,
+    items: (await stack.orders.db.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM order_items`))?.n,
+    held: (
+      await stack.products.db.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM reservations WHERE status = 'HELD'`)
+    )?.n,
+    stock: await stack.products.db.all<{ id: string; stock: number }>(sql`SELECT id, stock FROM products ORDER BY id`),
   };
 }
 
-const price = (stack: Stack, id: string) =>
-  stack.products.db.get<{ price_cents: number }>("SELECT price_cents FROM products WHERE id = ?", [id])!.price_cents;
-const stock = (stack: Stack, id: string) =>
-  stack.products.db.get<{ stock: number }>("SELECT stock FROM products WHERE id = ?", [id])!.stock;
+const price = async (stack: Stack, id: string) =>
+  (await stack.products.db.get<{ price_cents: number }>(sql`SELECT price_cents FROM products WHERE id = ${id}`))!
+    .price_cents;
+const stock = async (stack: Stack, id: string) =>
+  (await stack.products.db.get<{ stock: number }>(sql`SELECT stock FROM products WHERE id = ${id}`))!.stock;
 
 describe("orders subgraph", () => {
   let stack: Stack;
@@ -102,7 +107,7 @@ describe("orders subgraph", () => {
   after(() => stack.close());
 
   test("placeOrder prices the order from the catalogue and takes the stock", async () => {
-    const before = { s1: stock(stack, "prod-001"), s2: stock(stack, "prod-002") };
+    const before = { s1: await stock(stack, "prod-001"), s2: await stock(stack, "prod-002") };
     const res = await placeOrder(
       stack,
       [
@@ -119,23 +124,23 @@ describe("orders subgraph", () => {
     assert.equal(order.user.id, "alice");
     assert.ok(!Number.isNaN(Date.parse(order.createdAt)));
     assert.deepEqual(order.items, [
-      { product: { id: "prod-001" }, quantity: 2, unitPriceCents: price(stack, "prod-001") },
-      { product: { id: "prod-002" }, quantity: 3, unitPriceCents: price(stack, "prod-002") },
+      { product: { id: "prod-001" }, quantity: 2, unitPriceCents: await price(stack, "prod-001") },
+      { product: { id: "prod-002" }, quantity: 3, unitPriceCents: await price(stack, "prod-002") },
     ]);
-    assert.equal(order.totalCents, 2 * price(stack, "prod-001") + 3 * price(stack, "prod-002"));
-    assert.equal(stock(stack, "prod-001"), before.s1 - 2);
-    assert.equal(stock(stack, "prod-002"), before.s2 - 3);
+    assert.equal(order.totalCents, 2 * (await price(stack, "prod-001")) + 3 * (await price(stack, "prod-002")));
+    assert.equal(await stock(stack, "prod-001"), before.s1 - 2);
+    assert.equal(await stock(stack, "prod-002"), before.s2 - 3);
   });
 
   test("placeOrder without a user is UNAUTHENTICATED and writes nothing", async () => {
-    const before = snapshot(stack);
+    const before = await snapshot(stack);
     const res = await gql(stack.ordersUrl, PLACE, { input: { items: [{ productId: "prod-001", quantity: 1 }] } });
     assert.equal(res.errors?.[0]?.extensions?.code, "UNAUTHENTICATED");
-    assert.deepEqual(snapshot(stack), before);
+    assert.deepEqual(await snapshot(stack), before);
   });
 
   test("one valid and one unknown item: the peer's BAD_USER_INPUT, nothing written, no stock changed", async () => {
-    const before = snapshot(stack);
+    const before = await snapshot(stack);
     const res = await placeOrder(
       stack,
       [
@@ -146,7 +151,7 @@ describe("orders subgraph", () => {
     );
     assert.equal(res.errors?.[0]?.extensions?.code, "BAD_USER_INPUT");
     assert.equal(res.errors?.[0]?.extensions?.productId, "prod-404");
-    assert.deepEqual(snapshot(stack), before);
+    assert.deepEqual(await snapshot(stack), before);
   });
 
   const invalid: [string, Line[], string][] = [
@@ -166,17 +171,17 @@ describe("orders subgraph", () => {
   ];
   for (const [name, items, field] of invalid) {
     test(`${name} is BAD_USER_INPUT on ${field} and writes nothing`, async () => {
-      const before = snapshot(stack);
+      const before = await snapshot(stack);
       const res = await placeOrder(stack, items, await user("alice"));
       assert.equal(res.errors?.[0]?.extensions?.code, "BAD_USER_INPUT");
       assert.equal(res.errors?.[0]?.extensions?.field, field);
-      assert.deepEqual(snapshot(stack), before);
+      assert.deepEqual(await snapshot(stack), before);
     });
   }
 
   test("mixed currencies are BAD_USER_INPUT and the reserved stock is given back", async () => {
-    stack.products.db.run("UPDATE products SET currency = 'EUR' WHERE id = 'prod-020'");
-    const before = snapshot(stack);
+    await stack.products.db.run(sql`UPDATE products SET currency = 'EUR' WHERE id = 'prod-020'`);
+    const before = await snapshot(stack);
     const res = await placeOrder(
       stack,
       [
@@ -186,24 +191,38 @@ describe("orders subgraph", () => {
       await user("alice"),
     );
     assert.equal(res.errors?.[0]?.extensions?.code, "BAD_USER_INPUT");
-    assert.deepEqual(snapshot(stack), before);
+    assert.deepEqual(await snapshot(stack), before);
   });
 
   test("a failed insert releases the reservation", async () => {
-    stack.orders.db.raw.exec(
-      "CREATE TRIGGER refuse_doomed BEFORE INSERT ON orders WHEN NEW.user_id = 'doomed' BEGIN SELECT RAISE(ABORT, 'refused'); END",
-    );
+    // A row the database itself refuses, after the stock was reserved.
+    if (stack.orders.db.engine === "postgres") {
+      await stack.orders.db.run(
+        sql`CREATE FUNCTION refuse_doomed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$`,
+      );
+      await stack.orders.db.run(
+        sql`CREATE TRIGGER refuse_doomed BEFORE INSERT ON orders FOR EACH ROW WHEN (NEW.user_id = 'doomed') EXECUTE FUNCTION refuse_doomed()`,
+      );
+    } else {
+      await stack.orders.db.run(
+        sql`CREATE TRIGGER refuse_doomed BEFORE INSERT ON orders WHEN NEW.user_id = 'doomed' BEGIN SELECT RAISE(ABORT, 'refused'); END`,
+      );
+    }
     try {
-      const before = snapshot(stack);
+      const before = await snapshot(stack);
       const res = await placeOrder(stack, [{ productId: "prod-030", quantity: 4 }], await user("doomed"));
       assert.equal(res.errors?.[0]?.extensions?.code, "INTERNAL_SERVER_ERROR");
-      assert.deepEqual(snapshot(stack), before);
-      const released = stack.products.db.get<{ n: number }>(
-        "SELECT COUNT(*) AS n FROM reservations WHERE status = 'RELEASED'",
+      assert.deepEqual(await snapshot(stack), before);
+      const released = await stack.products.db.get<{ n: number }>(
+        sql`SELECT COUNT(*) AS n FROM reservations WHERE status = 'RELEASED'`,
       );
       assert.ok((released?.n ?? 0) >= 1);
     } finally {
-      stack.orders.db.raw.exec("DROP TRIGGER refuse_doomed");
+      await stack.orders.db.run(
+        stack.orders.db.engine === "postgres"
+          ? sql`DROP TRIGGER refuse_doomed ON orders`
+          : sql`DROP TRIGGER refuse_doomed`,
+      );
     }
   });
 
@@ -318,10 +337,9 @@ describe("orders subgraph", () => {
       assert.equal(first.data?.markOrderPaid.status, "PAID");
       const row = () =>
         stack.orders.db.get<{ status: string; payment_id: string; updated_at: string }>(
-          "SELECT status, payment_id, updated_at FROM orders WHERE id = ?",
-          [orderId],
+          sql`SELECT status, payment_id, updated_at FROM orders WHERE id = ${orderId}`,
         );
-      const paid = row();
+      const paid = await row();
       assert.equal(paid?.payment_id, "pay-1");
       const again = await gql<{ markOrderPaid: { status: string } }>(
         stack.ordersUrl,
@@ -331,7 +349,7 @@ describe("orders subgraph", () => {
       );
       assert.equal(again.errors, undefined);
       assert.equal(again.data?.markOrderPaid.status, "PAID");
-      assert.deepEqual(row(), paid);
+      assert.deepEqual(await row(), paid);
     });
 
     test("an unknown order is NOT_FOUND, a cancelled one BAD_USER_INPUT", async () => {
@@ -339,11 +357,11 @@ describe("orders subgraph", () => {
       assert.equal(unknown.errors?.[0]?.extensions?.code, "NOT_FOUND");
       const placed = await placeOrder(stack, [{ productId: "prod-051", quantity: 1 }], await user("payer"));
       const id = placed.data!.placeOrder.id;
-      stack.orders.db.run("UPDATE orders SET status = 'CANCELLED' WHERE id = ?", [id]);
+      await stack.orders.db.run(sql`UPDATE orders SET status = 'CANCELLED' WHERE id = ${id}`);
       const cancelled = await gql(stack.ordersUrl, MARK_PAID, { o: id, p: "pay-3" }, await peer());
       assert.equal(cancelled.errors?.[0]?.extensions?.code, "BAD_USER_INPUT");
       assert.equal(
-        stack.orders.db.get<{ status: string }>("SELECT status FROM orders WHERE id = ?", [id])?.status,
+        (await stack.orders.db.get<{ status: string }>(sql`SELECT status FROM orders WHERE id = ${id}`))?.status,
         "CANCELLED",
       );
     });
@@ -358,7 +376,7 @@ describe("orders under contention and failure", () => {
   after(() => stack.close());
 
   test("20 concurrent orders for a product with stock 5: exactly 5 succeed", async () => {
-    stack.products.db.run("UPDATE products SET stock = 5 WHERE id = 'prod-010'");
+    await stack.products.db.run(sql`UPDATE products SET stock = 5 WHERE id = 'prod-010'`);
     const tokens = await Promise.all(Array.from({ length: 20 }, (_, i) => user(`buyer-${i}`)));
     const results = await Promise.all(
       tokens.map((token) => placeOrder(stack, [{ productId: "prod-010", quantity: 1 }], token)),
@@ -367,15 +385,15 @@ describe("orders under contention and failure", () => {
     const codes = results.filter((r) => r.errors).map((r) => r.errors?.[0]?.extensions?.code);
     assert.equal(ok.length, 5);
     assert.deepEqual(codes, new Array(15).fill("INSUFFICIENT_STOCK"));
-    assert.equal(stock(stack, "prod-010"), 0);
-    assert.equal(stack.orders.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM orders")?.n, 5);
-    assert.equal(stack.orders.db.get<{ n: number }>("SELECT SUM(quantity) AS n FROM order_items")?.n, 5);
+    assert.equal(await stock(stack, "prod-010"), 0);
+    assert.equal((await stack.orders.db.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM orders`))?.n, 5);
+    assert.equal((await stack.orders.db.get<{ n: number }>(sql`SELECT SUM(quantity) AS n FROM order_items`))?.n, 5);
   });
 
   test("with products down, placeOrder is SUBGRAPH_UNAVAILABLE and writes nothing", async () => {
     await stack.products.close();
     const res = await placeOrder(stack, [{ productId: "prod-011", quantity: 1 }], await user("late"));
     assert.equal(res.errors?.[0]?.extensions?.code, "SUBGRAPH_UNAVAILABLE");
-    assert.equal(stack.orders.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM orders")?.n, 5);
+    assert.equal((await stack.orders.db.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM orders`))?.n, 5);
   });
 });

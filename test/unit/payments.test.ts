@@ -4,6 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { parse } from "graphql";
+import { sql } from "kysely";
 import { pino } from "pino";
 import { createProviderSandbox, type ProviderSandbox } from "../../sandbox/server.ts";
 import { canRead, type Identity, isPeer } from "../../subgraphs/kit/identity.ts";
@@ -11,6 +12,7 @@ import { createSubgraphService, type SubgraphService } from "../../subgraphs/kit
 import { createPaymentProvider } from "../../subgraphs/payments/provider.ts";
 import { createPaymentsService, type PaymentsService } from "../../subgraphs/payments/server.ts";
 import { badInput, forbidden, notFound } from "../../subgraphs/shared/errors.ts";
+import { testDatabase } from "../helpers/database.ts";
 import { testKeys } from "../helpers/identity.ts";
 
 const silent = pino({ level: "silent" });
@@ -140,7 +142,7 @@ describe("payments subgraph", () => {
     const sandboxUrl = await sandbox.listen(0);
     double = await startOrdersDouble();
     payments = await createPaymentsService({
-      databasePath: ":memory:",
+      ...testDatabase(),
       identityKeys: testKeys.forService("payments"),
       ordersUrl: double.url,
       provider: { url: sandboxUrl, apiKey: API_KEY, retryDelayMs: 1 },
@@ -179,8 +181,7 @@ describe("payments subgraph", () => {
   const code = (body: GqlBody<unknown>) => body.errors?.[0]?.extensions?.code;
   const rowsFor = (orderId: string) =>
     payments.db.all<{ id: string; status: string; failure_code: string | null; provider_payment_id: string | null }>(
-      "SELECT id, status, failure_code, provider_payment_id FROM payments WHERE order_id = ?",
-      [orderId],
+      sql`SELECT id, status, failure_code, provider_payment_id FROM payments WHERE order_id = ${orderId}`,
     );
 
   test("a successful payment charges once, marks the order paid and can be read back", async () => {
@@ -199,7 +200,7 @@ describe("payments subgraph", () => {
       [{ orderId: order.id, paymentId: payment.id }],
     );
     assert.equal(double.orders.get(order.id)!.status, "PAID");
-    const [row] = rowsFor(order.id);
+    const [row] = await rowsFor(order.id);
     assert.equal(row!.status, "SUCCEEDED");
     assert.match(row!.provider_payment_id ?? "", /^pi_/);
 
@@ -221,7 +222,7 @@ describe("payments subgraph", () => {
     assert.equal(second.data!.processPayment.id, first.data!.processPayment.id);
     assert.equal(second.data!.processPayment.status, "SUCCEEDED");
     assert.equal(sandbox.stats().charges, charges);
-    assert.equal(rowsFor(order.id).length, 1);
+    assert.equal((await rowsFor(order.id)).length, 1);
   });
 
   test("a declined card is PAYMENT_DECLINED, keeps the FAILED payment and leaves the order unpaid", async () => {
@@ -235,7 +236,7 @@ describe("payments subgraph", () => {
     assert.equal(sandbox.stats().failed - charges.failed, 1);
     assert.equal(double.orders.get(order.id)!.status, "PENDING");
     assert.equal(double.markPaidCalls.filter((c) => c.orderId === order.id).length, 0);
-    const rows = rowsFor(order.id);
+    const rows = await rowsFor(order.id);
     assert.deepEqual(
       rows.map((r) => [r.status, r.failure_code]),
       [["FAILED", "generic_decline"]],
@@ -269,7 +270,7 @@ describe("payments subgraph", () => {
     const ids = new Set(results.map((r) => r.data!.processPayment.id));
     assert.equal(ids.size, 1);
     assert.equal(sandbox.stats().charges - charges, 1);
-    assert.equal(rowsFor(order.id).length, 1);
+    assert.equal((await rowsFor(order.id)).length, 1);
     assert.equal(double.orders.get(order.id)!.paymentId, [...ids][0]);
   });
 
@@ -305,7 +306,7 @@ describe("payments subgraph", () => {
     const res = await pay({ orderId: order.id, idempotencyKey: `bobs-${order.id}`, paymentMethod: "pm_card_ok" });
     assert.equal(code(res), "FORBIDDEN");
     assert.equal(sandbox.stats().charges, charges);
-    assert.equal(rowsFor(order.id).length, 0);
+    assert.equal((await rowsFor(order.id)).length, 0);
 
     const paid = await pay(
       { orderId: order.id, idempotencyKey: `admin-${order.id}`, paymentMethod: "pm_card_ok" },
@@ -349,7 +350,7 @@ describe("payments subgraph", () => {
       assert.equal(code(res), "BAD_USER_INPUT", `${idempotencyKey}/${paymentMethod}`);
       assert.equal(res.errors![0]!.extensions?.field, field);
     }
-    assert.equal(rowsFor(order.id).length, 0);
+    assert.equal((await rowsFor(order.id)).length, 0);
     const longest = await pay({ orderId: order.id, idempotencyKey: "k".repeat(255), paymentMethod: "pm_card_ok" });
     assert.equal(longest.errors, undefined);
   });
@@ -360,7 +361,7 @@ describe("payments subgraph", () => {
     const res = await pay(input);
     assert.equal(code(res), "BAD_USER_INPUT");
     assert.equal(res.errors![0]!.extensions?.field, "paymentMethod");
-    assert.equal(rowsFor(order.id).length, 0);
+    assert.equal((await rowsFor(order.id)).length, 0);
     const fixed = await pay({ ...input, paymentMethod: "pm_card_ok" });
     assert.equal(fixed.data?.processPayment.status, "SUCCEEDED");
   });
@@ -390,11 +391,8 @@ describe("payments subgraph", () => {
   test("a payment in progress under another key keeps a second key from charging the order", async () => {
     const order = double.add(ALICE);
     const now = new Date().toISOString();
-    payments.db.run(
-      `INSERT INTO payments (id, user_id, order_id, order_owner_id, idempotency_key, amount_cents, currency, status, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, 2500, 'USD', 'PROCESSING', ?, ?)`,
-      [randomUUID(), ALICE, order.id, ALICE, `in-flight-${order.id}`, now, now],
-    );
+    await payments.db.run(sql`INSERT INTO payments (id, user_id, order_id, order_owner_id, idempotency_key, amount_cents, currency, status, created_at, updated_at)
+       VALUES (${randomUUID()}, ${ALICE}, ${order.id}, ${ALICE}, ${`in-flight-${order.id}`}, 2500, 'USD', 'PROCESSING', ${now}, ${now})`);
     const charges = sandbox.stats().charges;
     const res = await pay({ orderId: order.id, idempotencyKey: `second-${order.id}`, paymentMethod: "pm_card_ok" });
     assert.equal(code(res), "BAD_USER_INPUT");
@@ -426,11 +424,8 @@ describe("payments subgraph", () => {
 
     const processing = randomUUID();
     const now = new Date().toISOString();
-    payments.db.run(
-      `INSERT INTO payments (id, user_id, order_id, order_owner_id, idempotency_key, amount_cents, currency, status, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, 100, 'USD', 'PROCESSING', ?, ?)`,
-      [processing, ALICE, randomUUID(), ALICE, `processing-${processing}`, now, now],
-    );
+    await payments.db.run(sql`INSERT INTO payments (id, user_id, order_id, order_owner_id, idempotency_key, amount_cents, currency, status, created_at, updated_at)
+       VALUES (${processing}, ${ALICE}, ${randomUUID()}, ${ALICE}, ${`processing-${processing}`}, 100, 'USD', 'PROCESSING', ${now}, ${now})`);
     assert.equal((await gql<{ payment: null }>(q, { id: processing }, user(ALICE))).data?.payment, null);
   });
 
@@ -453,9 +448,9 @@ describe("payments subgraph", () => {
       idempotencyKey: `b2-${onlyDeclines.id}`,
       paymentMethod: "pm_card_chargeDeclined",
     });
-    const lastDecline = payments.db.get<{ id: string }>("SELECT id FROM payments WHERE idempotency_key = ?", [
-      `b2-${onlyDeclines.id}`,
-    ])!;
+    const lastDecline = (await payments.db.get<{ id: string }>(
+      sql`SELECT id FROM payments WHERE idempotency_key = ${`b2-${onlyDeclines.id}`}`,
+    ))!;
     const unpaid = double.add(ALICE);
 
     const representations = [succeededAfterDecline, onlyDeclines, unpaid].map((o) => ({

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { sql } from "kysely";
 import { pino } from "pino";
 import { IDENTITY_HEADER, type Identity } from "../../subgraphs/kit/identity.ts";
 import { SEED_PRODUCT_COUNT, seedProducts } from "../../subgraphs/products/seed.ts";
 import { createProductsService, type ProductsService } from "../../subgraphs/products/server.ts";
+import { testDatabase } from "../helpers/database.ts";
 import { testKeys } from "../helpers/identity.ts";
 
 interface GraphQLResult<T> {
@@ -30,12 +32,12 @@ describe("products subgraph", () => {
     return (await res.json()) as GraphQLResult<T>;
   }
 
-  const stockOf = (id: string) =>
-    service.db.get<{ stock: number }>("SELECT stock FROM products WHERE id = ?", [id])?.stock;
+  const stockOf = async (id: string) =>
+    (await service.db.get<{ stock: number }>(sql`SELECT stock FROM products WHERE id = ${id}`))?.stock;
 
   before(async () => {
     service = await createProductsService({
-      databasePath: ":memory:",
+      ...testDatabase(),
       identityKeys: testKeys.forService("products"),
       logger: pino({ level: "silent" }),
     });
@@ -43,10 +45,10 @@ describe("products subgraph", () => {
   });
   after(() => service.close());
 
-  test("seeds at least 60 products with stable ids and plausible stock, idempotently", () => {
+  test("seeds at least 60 products with stable ids and plausible stock, idempotently", async () => {
     assert.ok(SEED_PRODUCT_COUNT >= 60);
-    const rows = service.db.all<{ id: string; stock: number; currency: string; price_cents: number }>(
-      "SELECT id, stock, currency, price_cents FROM products ORDER BY position",
+    const rows = await service.db.all<{ id: string; stock: number; currency: string; price_cents: number }>(
+      sql`SELECT id, stock, currency, price_cents FROM products ORDER BY position`,
     );
     assert.equal(rows.length, SEED_PRODUCT_COUNT);
     assert.equal(rows[0]?.id, "prod-001");
@@ -55,7 +57,7 @@ describe("products subgraph", () => {
       assert.equal(row.currency, "USD");
       assert.ok(Number.isInteger(row.price_cents) && row.price_cents > 0);
     }
-    assert.equal(seedProducts(service.db), 0, "a second seed inserts nothing");
+    assert.equal(await seedProducts(service.db), 0, "a second seed inserts nothing");
   });
 
   test("product(id) returns the product, and null for an unknown id", async () => {
@@ -144,20 +146,22 @@ describe("products subgraph", () => {
 
     test("refuses customers and anonymous callers with FORBIDDEN", async () => {
       const input = { orderId: "o-forbidden", items: [{ productId: "prod-001", quantity: 1 }] };
-      const stock = stockOf("prod-001");
+      const stock = await stockOf("prod-001");
       for (const token of [await customer(), undefined]) {
         const res = await gql(RESERVE, { input }, token);
         assert.equal(res.errors?.[0]?.extensions?.code, "FORBIDDEN");
       }
       const rel = await gql(RELEASE, { id: "o-forbidden" }, await customer());
       assert.equal(rel.errors?.[0]?.extensions?.code, "FORBIDDEN");
-      assert.equal(stockOf("prod-001"), stock);
+      assert.equal(await stockOf("prod-001"), stock);
     });
 
     test("reserves at catalogue prices, is idempotent per order, and releases once", async () => {
-      const price = service.db.get<{ price_cents: number }>("SELECT price_cents FROM products WHERE id = 'prod-003'");
-      const s3 = stockOf("prod-003")!;
-      const s4 = stockOf("prod-004")!;
+      const price = await service.db.get<{ price_cents: number }>(
+        sql`SELECT price_cents FROM products WHERE id = 'prod-003'`,
+      );
+      const s3 = (await stockOf("prod-003"))!;
+      const s4 = (await stockOf("prod-004"))!;
       const input = {
         orderId: "o-1",
         items: [
@@ -172,29 +176,29 @@ describe("products subgraph", () => {
       );
       assert.equal(res.errors, undefined);
       assert.equal(res.data?.reserveStock.items[0]?.unitPriceCents, price?.price_cents);
-      assert.equal(stockOf("prod-003"), s3 - 2);
-      assert.equal(stockOf("prod-004"), s4 - 3);
+      assert.equal(await stockOf("prod-003"), s3 - 2);
+      assert.equal(await stockOf("prod-004"), s4 - 3);
 
       const again = await gql(RESERVE, { input }, await peer());
       assert.deepEqual(again.data, res.data);
-      assert.equal(stockOf("prod-003"), s3 - 2, "a retry holds the stock once");
+      assert.equal(await stockOf("prod-003"), s3 - 2, "a retry holds the stock once");
 
       const released = await gql<{ releaseStock: boolean }>(RELEASE, { id: "o-1" }, await peer());
       assert.equal(released.data?.releaseStock, true);
-      assert.equal(stockOf("prod-003"), s3);
-      assert.equal(stockOf("prod-004"), s4);
+      assert.equal(await stockOf("prod-003"), s3);
+      assert.equal(await stockOf("prod-004"), s4);
       const twice = await gql<{ releaseStock: boolean }>(RELEASE, { id: "o-1" }, await peer());
       assert.equal(twice.data?.releaseStock, false);
-      assert.equal(stockOf("prod-003"), s3);
+      assert.equal(await stockOf("prod-003"), s3);
       const reuse = await gql(RESERVE, { input }, await peer());
       assert.equal(reuse.errors?.[0]?.extensions?.code, "BAD_USER_INPUT", "a released order id is spent");
-      assert.equal(stockOf("prod-003"), s3);
+      assert.equal(await stockOf("prod-003"), s3);
       const unknown = await gql<{ releaseStock: boolean }>(RELEASE, { id: "never-reserved" }, await peer());
       assert.equal(unknown.data?.releaseStock, false);
     });
 
     test("an unknown product rolls back every item", async () => {
-      const s5 = stockOf("prod-005");
+      const s5 = await stockOf("prod-005");
       const res = await gql(
         RESERVE,
         {
@@ -210,13 +214,13 @@ describe("products subgraph", () => {
       );
       assert.equal(res.errors?.[0]?.extensions?.code, "BAD_USER_INPUT");
       assert.equal(res.errors?.[0]?.extensions?.productId, "prod-999");
-      assert.equal(stockOf("prod-005"), s5);
-      assert.equal(service.db.get("SELECT 1 FROM reservations WHERE order_id = 'o-unknown'"), undefined);
+      assert.equal(await stockOf("prod-005"), s5);
+      assert.equal(await service.db.get(sql`SELECT 1 FROM reservations WHERE order_id = 'o-unknown'`), undefined);
     });
 
     test("not enough stock is INSUFFICIENT_STOCK with the numbers, and rolls back", async () => {
-      service.db.run("UPDATE products SET stock = 2 WHERE id = 'prod-007'");
-      const s6 = stockOf("prod-006");
+      await service.db.run(sql`UPDATE products SET stock = 2 WHERE id = 'prod-007'`);
+      const s6 = await stockOf("prod-006");
       const res = await gql(
         RESERVE,
         {
@@ -235,8 +239,8 @@ describe("products subgraph", () => {
       assert.equal(ext?.productId, "prod-007");
       assert.equal(ext?.requested, 3);
       assert.equal(ext?.available, 2);
-      assert.equal(stockOf("prod-006"), s6);
-      assert.equal(stockOf("prod-007"), 2);
+      assert.equal(await stockOf("prod-006"), s6);
+      assert.equal(await stockOf("prod-007"), 2);
     });
 
     const invalid: [string, { productId: string; quantity: number }[], string][] = [
@@ -255,11 +259,11 @@ describe("products subgraph", () => {
     ];
     for (const [name, items, field] of invalid) {
       test(`${name} is BAD_USER_INPUT on ${field}`, async () => {
-        const stock = stockOf("prod-001");
+        const stock = await stockOf("prod-001");
         const res = await gql(RESERVE, { input: { orderId: `o-${name}`, items } }, await peer());
         assert.equal(res.errors?.[0]?.extensions?.code, "BAD_USER_INPUT");
         assert.equal(res.errors?.[0]?.extensions?.field, field);
-        assert.equal(stockOf("prod-001"), stock);
+        assert.equal(await stockOf("prod-001"), stock);
       });
     }
   });

@@ -7,6 +7,7 @@ import { generateIdentityKeyPair, parsePrivateKey } from "../../common/identity-
 import { createSubgraphService, type SubgraphContext, type SubgraphService } from "../../subgraphs/kit/server.ts";
 import { createServiceClient, type ServiceClient } from "../../subgraphs/kit/service-client.ts";
 import { testKeys } from "../helpers/identity.ts";
+import { freePort } from "../helpers/net.ts";
 
 // The caller signs with a key of its own; the peer trusts it beside the gateway.
 const callerKey = parsePrivateKey(generateIdentityKeyPair().privateKey);
@@ -83,4 +84,36 @@ test("a peer call carries the serving request's id and a signed service identity
   const [a, b] = await Promise.all([ask("req-aaa"), ask("req-bbb")]);
   assert.deepEqual(a.data.seen, { requestId: "req-aaa", service: "caller" });
   assert.deepEqual(b.data.seen, { requestId: "req-bbb", service: "caller" });
+});
+
+test("several instances take turns, and a call none received goes to the next", async () => {
+  const address = peer.app.server.address() as { port: number };
+  const live = `http://127.0.0.1:${address.port}/graphql`;
+  const dead = `http://127.0.0.1:${await freePort()}/graphql`;
+  const twoWays = createServiceClient({
+    url: `${dead}|${live}`,
+    peer: "peer",
+    signer: { issuer: "caller", privateKey: callerKey },
+  });
+  try {
+    // Whichever instance each call starts on, every call is answered.
+    for (let i = 0; i < 4; i++) {
+      const data = await twoWays.request<{ seen: { service: string } }>("{ seen { requestId service } }");
+      assert.equal(data.seen.service, "caller");
+    }
+  } finally {
+    await twoWays.close();
+  }
+  const onlyDead = createServiceClient({
+    url: `${dead}|${dead}`,
+    peer: "peer",
+    signer: { issuer: "caller", privateKey: callerKey },
+  });
+  await assert.rejects(
+    onlyDead.request("{ seen { service } }"),
+    (error: Error & { extensions?: { code?: string } }) => {
+      return error.extensions?.code === "SUBGRAPH_UNAVAILABLE";
+    },
+  );
+  await onlyDead.close();
 });

@@ -106,3 +106,36 @@ test("a verified identity token is remembered until it expires, never past", asy
   t.mock.timers.tick(70_000); // past exp and its 5 s leeway
   await assert.rejects(verify(token), /Invalid identity token/);
 });
+
+test("without DATABASE_URL, SQLite at the service's path; with it, PostgreSQL in the prefixed schema", () => {
+  const sqlite = readServiceConfig(orders, { DATABASE_PATH: "/tmp/x.db" });
+  assert.equal(sqlite.databaseUrl, undefined);
+  assert.equal(sqlite.databasePath, "/tmp/x.db");
+  assert.equal(sqlite.databaseSchemaPrefix, "");
+  assert.equal(sqlite.databasePoolSize, 10);
+  const postgres = readServiceConfig(orders, {
+    DATABASE_URL: "postgres://postgres@127.0.0.1:5432/test",
+    DATABASE_SCHEMA_PREFIX: "ci_1_",
+    DATABASE_POOL_SIZE: "4",
+  });
+  assert.equal(postgres.databaseUrl, "postgres://postgres@127.0.0.1:5432/test");
+  assert.equal(postgres.databaseSchemaPrefix, "ci_1_");
+  assert.equal(postgres.databasePoolSize, 4);
+  assert.equal(readServiceConfig(orders, { DATABASE_URL: "postgresql://db/shop" }).databaseUrl, "postgresql://db/shop");
+});
+
+test("a bad database setting is refused naming the variable, without repeating a URL's password", () => {
+  refusal({ DATABASE_URL: "mysql://x/y" }, "DATABASE_URL");
+  refusal({ DATABASE_URL: "not a url" }, "DATABASE_URL");
+  refusal({ DATABASE_SCHEMA_PREFIX: 'x"; DROP' }, "DATABASE_SCHEMA_PREFIX");
+  refusal({ DATABASE_SCHEMA_PREFIX: "Upper" }, "DATABASE_SCHEMA_PREFIX");
+  refusal({ DATABASE_SCHEMA_PREFIX: "1st" }, "DATABASE_SCHEMA_PREFIX");
+  refusal({ DATABASE_SCHEMA_PREFIX: "p".repeat(41) }, "DATABASE_SCHEMA_PREFIX");
+  refusal({ DATABASE_POOL_SIZE: "0" }, "DATABASE_POOL_SIZE");
+  refusal({ DATABASE_POOL_SIZE: "ten" }, "DATABASE_POOL_SIZE");
+  refusal({ DATABASE_POOL_SIZE: "101" }, "DATABASE_POOL_SIZE");
+  assert.throws(
+    () => readServiceConfig(orders, { DATABASE_URL: "mysql://shop:s3cret@db/shop" }),
+    (error: unknown) => error instanceof ConfigError && !error.message.includes("s3cret"),
+  );
+});

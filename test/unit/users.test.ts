@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from "jose";
+import { sql } from "kysely";
 import { pino } from "pino";
 import { generateIdentityKeyPair, parsePrivateKey } from "../../common/identity-keys.ts";
 import { ConfigError } from "../../subgraphs/kit/config.ts";
@@ -13,6 +14,7 @@ import { readUsersConfig } from "../../subgraphs/users/config.ts";
 import { ADMIN_SCOPE, CUSTOMER_SCOPE } from "../../subgraphs/users/scopes.ts";
 import { SEED_USERS } from "../../subgraphs/users/seed.ts";
 import { createUsersService, type UsersService } from "../../subgraphs/users/server.ts";
+import { testDatabase } from "../helpers/database.ts";
 import { testKeys } from "../helpers/identity.ts";
 
 const ISSUER = "urn:shop:users";
@@ -98,16 +100,16 @@ describe("users subgraph", () => {
     return jwtVerify(token, createLocalJWKSet(jwks), { algorithms: ["ES256"], issuer: ISSUER, audience: AUDIENCE });
   }
 
-  function userCount(email?: string): number {
+  async function userCount(email?: string): Promise<number> {
     const row = email
-      ? service.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM users WHERE email = ?", [email])
-      : service.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM users");
+      ? await service.db.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM users WHERE email = ${email}`)
+      : await service.db.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM users`);
     return row!.n;
   }
 
   before(async () => {
     service = await createUsersService({
-      databasePath: ":memory:",
+      ...testDatabase(),
       identityKeys: testKeys.forService("users"),
       logger: logs.logger,
     });
@@ -119,9 +121,9 @@ describe("users subgraph", () => {
     await service?.close();
   });
 
-  test("seeds alice, bob and admin with their scopes", () => {
-    const rows = service.db.all<{ email: string; scope: string; password_hash: string }>(
-      "SELECT email, scope, password_hash FROM users ORDER BY email",
+  test("seeds alice, bob and admin with their scopes", async () => {
+    const rows = await service.db.all<{ email: string; scope: string; password_hash: string }>(
+      sql`SELECT email, scope, password_hash FROM users ORDER BY email`,
     );
     assert.deepEqual(
       rows.map((r) => [r.email, r.scope]),
@@ -155,9 +157,8 @@ describe("users subgraph", () => {
     assert.equal(payload.exp! - payload.iat!, 3600);
     assert.ok(Math.abs(payload.iat! - Date.now() / 1000) < 60);
 
-    const stored = service.db.get<{ email: string; password_hash: string }>(
-      "SELECT email, password_hash FROM users WHERE id = ?",
-      [user.id],
+    const stored = await service.db.get<{ email: string; password_hash: string }>(
+      sql`SELECT email, password_hash FROM users WHERE id = ${user.id}`,
     );
     assert.equal(stored?.email, "carol@example.com");
     assert.ok(!stored?.password_hash.includes("carol-secret-1"));
@@ -259,23 +260,23 @@ describe("users subgraph", () => {
 
   for (const bad of badInputs) {
     test(`register refuses a ${bad.case} with BAD_USER_INPUT on "${bad.field}" and writes nothing`, async () => {
-      const before = userCount();
+      const before = await userCount();
       const res = await register(bad.input);
       assert.equal(res.data, null);
       assert.equal(res.errors?.[0]?.extensions?.code, "BAD_USER_INPUT");
       assert.equal(res.errors?.[0]?.extensions?.field, bad.field);
-      assert.equal(userCount(), before);
+      assert.equal(await userCount(), before);
       const attempt = await login(bad.input.email, bad.input.password);
       assert.equal(attempt.errors?.[0]?.extensions?.code, "UNAUTHENTICATED");
     });
   }
 
   test("registering a taken email (in any case) is BAD_USER_INPUT on email", async () => {
-    const before = userCount();
+    const before = await userCount();
     const res = await register({ email: " BOB@example.com", name: "Imposter", password: "imposter-pass-1" });
     assert.equal(res.errors?.[0]?.extensions?.code, "BAD_USER_INPUT");
     assert.equal(res.errors?.[0]?.extensions?.field, "email");
-    assert.equal(userCount(), before);
+    assert.equal(await userCount(), before);
     const bob = await login(BOB.email, BOB.password);
     assert.equal(bob.data?.login.user.name, "Bob");
   });
@@ -294,7 +295,7 @@ describe("users subgraph", () => {
       assert.equal(loser.errors?.[0]?.extensions?.code, "BAD_USER_INPUT");
       assert.equal(loser.errors?.[0]?.extensions?.field, "email");
     }
-    assert.equal(userCount("race@example.com"), 1);
+    assert.equal(await userCount("race@example.com"), 1);
   });
 
   test("me needs an identity and returns the signed-in user", async () => {
@@ -407,9 +408,8 @@ describe("users subgraph", () => {
 describe("users service start-up", () => {
   test("keys and seed survive a restart on the same database, and token options apply", async () => {
     const dir = await mkdtemp(join(tmpdir(), "users-test-"));
-    const databasePath = join(dir, "users.db");
     const options = {
-      databasePath,
+      ...testDatabase(join(dir, "users.db")),
       identityKeys: testKeys.forService("users"),
       logger: pino({ level: "silent" }),
       tokenIssuer: "urn:test:issuer",
@@ -425,7 +425,7 @@ describe("users service start-up", () => {
       try {
         const secondKeys = (await second.app.inject({ url: "/.well-known/jwks.json" })).json() as JSONWebKeySet;
         assert.deepEqual(secondKeys, firstKeys);
-        assert.equal(second.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM users")?.n, 3);
+        assert.equal((await second.db.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM users`))?.n, 3);
 
         const url = await second.listen(0);
         const res = await fetch(url, {
@@ -451,13 +451,13 @@ describe("users service start-up", () => {
 
   test("seed: false starts with no users", async () => {
     const service = await createUsersService({
-      databasePath: ":memory:",
+      ...testDatabase(),
       identityKeys: testKeys.forService("users"),
       logger: pino({ level: "silent" }),
       seed: false,
     });
     try {
-      assert.equal(service.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM users")?.n, 0);
+      assert.equal((await service.db.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM users`))?.n, 0);
     } finally {
       await service.close();
     }
