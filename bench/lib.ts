@@ -92,7 +92,7 @@ export async function startGateway(supergraphPath: string, services: Services, v
     env: {
       ...process.env,
       NODE_ENV: "production",
-      INTERNAL_SECRET: services.internalSecret,
+      ...services.identity.gatewayEnv,
       PORT: String(port),
       HOST: "127.0.0.1",
       ...variant.env,

@@ -20,7 +20,6 @@
  * - BENCH_RESULTS: where the Markdown results go. @default bench/RESULTS.md
  */
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import {
   mkdirSync,
   mkdtempSync,
@@ -38,6 +37,14 @@ import { isDeepStrictEqual } from "node:util";
 import { composeServices } from "@apollo/composition";
 import { parse } from "graphql";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import {
+  algorithmOf,
+  GATEWAY_ISSUER,
+  generateIdentityKeyPair,
+  identityAudience,
+  parsePrivateKey,
+} from "../common/index.ts";
+import { DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER } from "../gateway/config.ts";
 import { runtimeFor } from "../scripts/lib/entry.ts";
 import { ADMIN_ID, CUSTOMER_ID } from "./fixtures/data.ts";
 import { fetchOnce, type HttpRequest, load } from "./harness/load.ts";
@@ -64,7 +71,7 @@ if (!runtimeFor(ROOT).compiled) {
 const NOTES = `## How to read this
 
 - **Targets.** *This gateway*: \`gateway/index.ts\`, compiled as production runs it (\`dist/\`), with \`NODE_ENV=production\` and nothing but the
-  required \`INTERNAL_SECRET\` set, so every default is on: JWT verification against the users
+  required \`IDENTITY_PRIVATE_KEY\` set, so every default is on: JWT verification against the users
   subgraph's JWKS (ES256), authorization from the supergraph's \`@authenticated\`/\`@requiresScopes\`,
   the operation guards (shape limits, cost, \`@rateLimit\`, throttle, blocking), the request log (to a
   file) and metrics. *Bare @apollo/gateway*: \`ApolloServer\` + \`ApolloGateway\` with their defaults
@@ -240,7 +247,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 try {
-  const internalSecret = randomBytes(32).toString("hex");
+  const identityKeys = generateIdentityKeyPair();
+  const identityKey = parsePrivateKey(identityKeys.privateKey);
   const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
   const kid = "bench-key-1";
   const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid, alg: "ES256", use: "sig" }] });
@@ -248,7 +256,7 @@ try {
 
   const subgraphs = await startWithFirstLine("subgraphs", ["--import", "tsx", "bench/fixtures/subgraphs.ts"], {
     ...base,
-    INTERNAL_SECRET: internalSecret,
+    IDENTITY_PUBLIC_KEYS: JSON.stringify({ [GATEWAY_ISSUER]: identityKeys.publicKey }),
     BENCH_JWKS: jwks,
   });
   children.push(subgraphs.child);
@@ -261,7 +269,7 @@ try {
   const gateway = await startGateway({
     supergraphPath,
     dir,
-    env: { ...base, INTERNAL_SECRET: internalSecret, ...settings.gatewayEnv },
+    env: { ...base, IDENTITY_PRIVATE_KEY: identityKeys.privateKey, ...settings.gatewayEnv },
     nodeOptions: settings.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${settings.profileDir}`] : [],
   });
   children.push(gateway.child);
@@ -274,19 +282,21 @@ try {
     new SignJWT({ scope })
       .setProtectedHeader({ alg: "ES256", kid, typ: "JWT" })
       .setSubject(sub)
-      .setIssuer("users")
+      .setIssuer(DEFAULT_JWT_ISSUER)
+      .setAudience(DEFAULT_JWT_AUDIENCE)
       .setIssuedAt()
       .setExpirationTime("2h")
       .sign(privateKey);
   const identityToken = (sub: string, scope: string) =>
     new SignJWT({ scope })
-      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setProtectedHeader({ alg: algorithmOf(identityKey), typ: "JWT", kid: GATEWAY_ISSUER })
       .setSubject(sub)
-      .setIssuer("gateway")
-      .setAudience("subgraphs")
+      .setIssuer(GATEWAY_ISSUER)
+      // One token for every subgraph: the bare gateway passes the client's header on unchanged.
+      .setAudience(["users", "products", "orders", "payments"].map(identityAudience))
       .setIssuedAt()
       .setExpirationTime("2h")
-      .sign(new TextEncoder().encode(internalSecret));
+      .sign(identityKey);
   const customer = { authorization: `Bearer ${await clientToken(CUSTOMER_ID, CUSTOMER_SCOPE)}` };
   const admin = { authorization: `Bearer ${await clientToken(ADMIN_ID, ADMIN_SCOPE)}` };
   const customerIdentity = { "x-identity-token": await identityToken(CUSTOMER_ID, CUSTOMER_SCOPE) };

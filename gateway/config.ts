@@ -2,7 +2,7 @@ import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { resolveInternalSecret } from "../common/index.ts";
+import { GATEWAY_ISSUER, type IdentitySigningKey, resolveIdentityKeys } from "../common/index.ts";
 import { DEFAULT_THROTTLE_EXEMPT, type GuardsConfig, parseCidrs, parseOverrides } from "./guards/index.ts";
 import { type ObservabilityConfig, tracesUrlOf } from "./observability/index.ts";
 import type { ResponseCacheConfig } from "./response-cache/index.ts";
@@ -13,9 +13,9 @@ export interface AuthConfig {
   readonly jwksUrl: string | null;
   /** Accept HS256 tokens signed with this shared secret. @default null (off) */
   readonly jwtSecret: string | null;
-  /** Required `iss` when set. @default null */
+  /** Required `iss` (JWT_ISSUER). @default "urn:shop:users", what the users service issues */
   readonly issuer: string | null;
-  /** Required `aud` when set. @default null */
+  /** Required `aud` (JWT_AUDIENCE). @default "urn:shop:api", what the users service issues */
   readonly audience: string | null;
   /** Leeway for `exp` and `nbf`. @default 5 */
   readonly clockToleranceSeconds: number;
@@ -66,8 +66,17 @@ export interface GatewayConfig {
   readonly workers: number;
   /** NODE_ENV=production: no introspection, stack traces or field suggestions. */
   readonly production: boolean;
-  /** Signs the identity the gateway passes to subgraphs. */
-  readonly internalSecret: string;
+  /**
+   * IDENTITY_PRIVATE_KEY (Ed25519 or P-256, PEM or JWK): signs the identity the gateway passes to
+   * subgraphs, as issuer `gateway`. @default a development key, only outside production on loopback
+   */
+  readonly identityKey: IdentitySigningKey;
+  /**
+   * Where `/metrics` is served. `METRICS_PORT` (on `METRICS_HOST`, default HOST): a port of its own,
+   * and not on the public port. `METRICS_TOKEN`: on the public port behind `Authorization: Bearer`.
+   * In production with neither, `/metrics` is not served (404). @default the public port, open, outside production
+   */
+  readonly metricsAccess: MetricsAccess;
   readonly auth: AuthConfig;
   /**
    * Identical query fetches in flight at the same time (same subgraph, document, variables and
@@ -114,6 +123,22 @@ export interface GatewayConfig {
   /** The persisted query manifest and trusted-only mode (see gateway/trusted-documents/). */
   readonly trustedDocuments: TrustedDocumentsConfig;
 }
+
+/** How `/metrics` may be reached. */
+export interface MetricsAccess {
+  /** METRICS_PORT: a listener of its own for `/metrics`; null keeps it on the public port. @default null */
+  readonly port: number | null;
+  /** METRICS_HOST: the address of that listener. @default HOST */
+  readonly host: string;
+  /** METRICS_TOKEN: the bearer token `/metrics` asks for (on whichever port). @default null (no token) */
+  readonly token: string | null;
+  /** `/metrics` answers on the public port (outside production, or with a token). */
+  readonly onPublicPort: boolean;
+}
+
+/** What the users service puts in `iss` and `aud` of the tokens it issues (TOKEN_ISSUER/TOKEN_AUDIENCE). */
+export const DEFAULT_JWT_ISSUER = "urn:shop:users";
+export const DEFAULT_JWT_AUDIENCE = "urn:shop:api";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -179,12 +204,6 @@ const httpUrl = parsedWith((raw) => {
 /** A CIDR list; "none" means an empty list where the default is not. */
 const cidrList = parsedWith((raw) => (raw === "none" ? [] : parseCidrs(raw)));
 
-/** INTERNAL_SECRET signs the identity token the subgraphs trust. */
-const internalSecret = parsedWith((raw) => {
-  if (raw.length < 32) throw new Problem("must be at least 32 characters");
-  return raw;
-});
-
 /** JWT_SECRET verifies HS256 tokens, which need a 256-bit key. */
 const jwtSecret = parsedWith((raw) => {
   if (Buffer.byteLength(raw) < 32) throw new Problem("must be at least 32 bytes (HS256 needs a 256-bit key)");
@@ -197,7 +216,13 @@ const ENVIRONMENT = z.object({
   HOST: text,
   SUPERGRAPH_PATH: text,
   GATEWAY_WORKERS: integer(1, 1024),
-  INTERNAL_SECRET: internalSecret,
+  IDENTITY_PRIVATE_KEY: text,
+  METRICS_PORT: integer(0, 65535),
+  METRICS_HOST: text,
+  METRICS_TOKEN: parsedWith((raw) => {
+    if (raw.length < 16) throw new Problem("must be at least 16 characters");
+    return raw;
+  }),
   LOG_LEVEL: text,
   INTROSPECTION: flag,
   EXPLORER: flag,
@@ -340,11 +365,14 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Gateway
 
 /** The typed configuration: defaults filled in, and the rules that involve several variables. */
 function configOf(env: Environment, production: boolean): GatewayConfig {
-  // The development secret is public: only for a gateway that listens on loopback outside production.
+  // The development key is public: only for a gateway that listens on loopback outside production.
   const host = env.HOST ?? (production ? "0.0.0.0" : "127.0.0.1");
-  const secret = resolveInternalSecret(env.INTERNAL_SECRET ?? undefined, { production, host });
-  if ("error" in secret) throw new ConfigError(secret.error);
-  const internalSecret = secret.secret;
+  const keys = resolveIdentityKeys(
+    { privateKey: env.IDENTITY_PRIVATE_KEY ?? undefined, publicKeys: undefined },
+    { production, host, issuer: GATEWAY_ISSUER, trusts: [] },
+  );
+  if ("error" in keys) throw new ConfigError(keys.error);
+  const identityKey = keys.keys.signing!;
   const throttleRps = env.THROTTLE_RPS ?? 50;
   const tracesOff = env.OTEL_TRACES_EXPORTER === "none" || env.OTEL_SDK_DISABLED === true;
   const tracesBase = env.OTEL_EXPORTER_OTLP_ENDPOINT;
@@ -354,12 +382,18 @@ function configOf(env: Environment, production: boolean): GatewayConfig {
     supergraphPath: resolve(env.SUPERGRAPH_PATH ?? "schema/supergraph.graphql"),
     workers: env.GATEWAY_WORKERS ?? (production ? availableParallelism() : 1),
     production,
-    internalSecret,
+    identityKey,
+    metricsAccess: {
+      port: env.METRICS_PORT,
+      host: env.METRICS_HOST ?? host,
+      token: env.METRICS_TOKEN,
+      onPublicPort: env.METRICS_PORT === null && (!production || env.METRICS_TOKEN !== null),
+    },
     auth: {
       jwksUrl: env.JWKS_URL,
       jwtSecret: env.JWT_SECRET,
-      issuer: env.JWT_ISSUER,
-      audience: env.JWT_AUDIENCE,
+      issuer: env.JWT_ISSUER ?? DEFAULT_JWT_ISSUER,
+      audience: env.JWT_AUDIENCE ?? DEFAULT_JWT_AUDIENCE,
       clockToleranceSeconds: env.JWT_CLOCK_TOLERANCE_SECONDS ?? 5,
       maxTokenBytes: env.JWT_MAX_TOKEN_BYTES ?? 8192,
       jwksCacheSeconds: env.JWKS_CACHE_SECONDS ?? 600,

@@ -35,12 +35,14 @@ export const ERROR_CODES = {
   /** Trusted-only mode: an id, text or APQ registration that is not a trusted document. */
   OPERATION_NOT_TRUSTED: { status: 400 },
   NOT_FOUND: { status: 404 },
-  /** REST shim: a known path with another method (with `Allow`). */
+  /** A known path with another method (with `Allow`): the REST shim and `/graphql`. */
   METHOD_NOT_ALLOWED: { status: 405 },
-  /** REST shim: a body over the size limit. */
+  /** A body over the size limit (REST shim and `/graphql`). */
   PAYLOAD_TOO_LARGE: { status: 413 },
-  /** REST shim: a body that is not `application/json`. */
+  /** A body that is not `application/json` (REST shim and `/graphql`). */
   UNSUPPORTED_MEDIA_TYPE: { status: 415 },
+  /** Request headers over Node's limit (16 KiB by default). */
+  HEADERS_TOO_LARGE: { status: 431 },
   INSUFFICIENT_STOCK: { status: 409 },
   PAYMENT_DECLINED: { status: 402 },
   SUBGRAPH_UNAVAILABLE: { status: 503 },
@@ -147,6 +149,11 @@ export function gatewayError(
   });
 }
 
+function httpStatusOf(error: unknown): number | undefined {
+  const http = error instanceof GraphQLError ? (error.extensions.http as { status?: number } | undefined) : undefined;
+  return http?.status;
+}
+
 /** Extensions that may reach clients; subgraph internals (response bodies, service URLs) do not. */
 const PUBLIC_EXTENSIONS = new Set([
   "code",
@@ -167,8 +174,13 @@ const PUBLIC_EXTENSIONS = new Set([
  * INTERNAL_SERVER_ERROR. In development the original message and details stay visible.
  */
 export function createErrorFormatter(production: boolean) {
-  return (formatted: GraphQLFormattedError): GraphQLFormattedError => {
-    const code = formatted.extensions?.code;
+  return (formatted: GraphQLFormattedError, error?: unknown): GraphQLFormattedError => {
+    let code = formatted.extensions?.code;
+    // Apollo refuses a mutation over GET with 405 and `Allow: POST` but calls it BAD_REQUEST.
+    if (code === "BAD_REQUEST" && httpStatusOf(error) === 405) {
+      code = "METHOD_NOT_ALLOWED";
+      formatted = { ...formatted, extensions: { ...formatted.extensions, code } };
+    }
     if (!isPublicCode(code) || code === "INTERNAL_SERVER_ERROR") {
       if (!production) {
         return {

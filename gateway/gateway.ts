@@ -23,8 +23,10 @@ import { createErrorFormatter } from "./errors.ts";
 import { explorer, gatewayStatus, TrafficWindow } from "./explorer/index.ts";
 import { createGuards, type Guards, type LimitStore } from "./guards/index.ts";
 import { healthRoutes } from "./health.ts";
+import { serveMetrics } from "./metrics-access.ts";
 import { createObservability, metricsRoutes, REDACT_PATHS } from "./observability/index.ts";
 import { composePipeline } from "./pipeline.ts";
+import { clientErrorHandler, frameworkErrors, installRefusals } from "./refusals.ts";
 import { createResponseCache } from "./response-cache/index.ts";
 import { REST_PREFIX, ROUTES, restRoutes } from "./rest/index.ts";
 import { FileSupergraphManager, subgraphUrls } from "./supergraph.ts";
@@ -51,6 +53,8 @@ export interface Gateway {
   readonly metricsRegistry: Registry;
   /** Listens on config.port/config.host (or the given port) and resolves with the base URL. */
   listen(port?: number): Promise<string>;
+  /** Base URL of the `/metrics` listener of its own (METRICS_PORT) once listening; null when there is none. */
+  readonly metricsUrl: string | null;
   /** Stops accepting requests, lets in-flight ones finish, and releases everything. */
   close(): Promise<void>;
 }
@@ -77,7 +81,7 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
   // variable or body: redaction would find nothing there, at a tenth of the request's CPU.
   const requestLogger = options.logger ?? pino({ name: "gateway", level: config.logLevel }, destination);
   const { transport, probe, close: closeTransport } = createSubgraphTransport(config.subgraphTimeoutMs);
-  const signer = new IdentitySigner(config.internalSecret);
+  const signer = new IdentitySigner(config.identityKey);
 
   let authenticator: Authenticator | null = null;
   let jwksUrl: string | null | undefined;
@@ -172,7 +176,13 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     bodyLimit: config.bodyLimitBytes,
     trustProxy,
     genReqId: observability.genReqId,
+    // Fastify's and Node's own refusals, in the contract's shapes (refusals.ts).
+    frameworkErrors,
+    clientErrorHandler,
   });
+  installRefusals(app, { logger });
+  // GraphQL over HTTP takes JSON (and GET): a text/plain body is 415, not a CSRF refusal.
+  app.removeContentTypeParser("text/plain");
   // The order of everything a request passes through, and why, is stated in pipeline.ts.
   const responseCache = createResponseCache(config.responseCache, {
     isOpen: authorization.isOpen,
@@ -221,11 +231,14 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     ready: () => accepting && supergraph.state !== null,
     describe: () => ({ supergraph: supergraph.state }),
   });
-  await app.register(metricsRoutes, {
-    supergraph: () => supergraph.state,
-    instruments: observability.metrics,
-    ...(options.metricsExposition && { exposition: options.metricsExposition }),
+  const metrics = await serveMetrics(app, config.metricsAccess, async (instance) => {
+    await instance.register(metricsRoutes, {
+      supergraph: () => supergraph.state,
+      instruments: observability.metrics,
+      ...(options.metricsExposition && { exposition: options.metricsExposition }),
+    });
   });
+  let metricsUrl: string | null = null;
   /** The one place a request becomes a GatewayContext: /graphql and every other entry use it. */
   const buildContext = async (request: FastifyRequest): Promise<GatewayContext> => {
     // One deadline per request, from before authentication (an introspection call spends it too).
@@ -266,7 +279,11 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     guards,
     logger,
     metricsRegistry: observability.metrics.registry,
+    get metricsUrl() {
+      return metricsUrl;
+    },
     async listen(port = config.port) {
+      metricsUrl = await metrics.listen();
       await app.listen({ port, host: config.host });
       const address = app.server.address();
       const actual = typeof address === "object" && address ? address.port : port;
@@ -277,6 +294,7 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
       accepting = false;
       // Stopping Apollo drains in-flight requests and closes the HTTP server (fastifyApolloDrainPlugin).
       await apollo.stop();
+      await metrics.close();
       for (const pool of pools.values()) pool.close();
       await closeTransport();
       await guards.close();

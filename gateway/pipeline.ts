@@ -29,7 +29,10 @@ export interface PipelineStages {
  * The order of the request pipeline, stated once.
  *
  * Per HTTP request (Fastify hooks on the root instance, so /graphql, the REST shim and every later
- * route get them):
+ * route get them), after the refusals of gateway/refusals.ts, which gateway.ts installs before the
+ * pipeline: the JSON parser's depth check, the error and not-found handlers, and the `onSend` hook
+ * that reads the rest of a refused body before any refusal goes out (so it covers the refusals of
+ * every hook below too):
  * 1. observability: first, so a request refused by any later hook still gets its request id, log
  *    line, metrics and span;
  * 2. guards (IP lists, blocks, throttle, batch cap): before any work is spent on the request, so

@@ -1,6 +1,7 @@
 // The payment-provider sandbox process: a local stand-in for a Stripe-like provider, not a subgraph.
 import { pino } from "pino";
 import { z } from "zod";
+import { isLoopbackHost } from "../common/identity-keys.ts";
 import { stopOnSignals } from "../common/lifecycle.ts";
 import { createProviderSandbox } from "./server.ts";
 
@@ -20,7 +21,7 @@ const Variables = z.object({
   LOG_LEVEL: z
     .enum(LOG_LEVELS, { error: (issue) => `must be one of ${LOG_LEVELS.join(", ")}, got "${String(issue.input)}"` })
     .default("info"),
-  PAYMENT_PROVIDER_API_KEY: z.string().default("sk_test_sandbox"),
+  PAYMENT_PROVIDER_API_KEY: z.string().optional(),
 });
 
 const present = Object.fromEntries(
@@ -32,7 +33,17 @@ if (!parsed.success) {
   console.error(`payment provider sandbox: ${issue.path.join(".")} ${issue.message}`);
   process.exit(1);
 }
-const config = Object.freeze(parsed.data);
+// The default key is public: like the identity keys, only for a sandbox only this machine reaches.
+if (parsed.data.PAYMENT_PROVIDER_API_KEY === undefined && !isLoopbackHost(parsed.data.HOST)) {
+  console.error(
+    `payment provider sandbox: PAYMENT_PROVIDER_API_KEY is required when listening on ${parsed.data.HOST}, not loopback`,
+  );
+  process.exit(1);
+}
+const config = Object.freeze({
+  ...parsed.data,
+  PAYMENT_PROVIDER_API_KEY: parsed.data.PAYMENT_PROVIDER_API_KEY ?? "sk_test_sandbox",
+});
 const logger = pino({ name: "payment-provider-sandbox", level: config.LOG_LEVEL });
 const sandbox = createProviderSandbox({ apiKey: config.PAYMENT_PROVIDER_API_KEY, logger });
 const url = await sandbox.listen(config.PORT, config.HOST);

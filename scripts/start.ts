@@ -13,6 +13,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { generateIdentityKeyPair } from "../common/identity-keys.ts";
 import {
   compose,
   DEFAULT_CONFIG,
@@ -31,7 +32,7 @@ const dataDir = resolve(env.DATA_DIR || ".data");
 
 const providerApiKey = env.PAYMENT_PROVIDER_API_KEY || "sk_test_sandbox";
 // The gateway introspects opaque OAuth tokens at the users service as a client of its own; like
-// the internal secret, its secret is fresh on every run unless given.
+// the identity keys, its secret is fresh on every run unless given.
 const introspectionClientId = env.OAUTH_INTROSPECTION_CLIENT_ID || "gateway";
 const introspectionSecret = env.OAUTH_INTROSPECTION_CLIENT_SECRET || randomBytes(32).toString("base64url");
 
@@ -72,8 +73,22 @@ try {
   process.exit(2);
 }
 const byName = new Map(plan.processes.map((p) => [p.name, p]));
-// A fresh secret per run: only these processes can sign identities for each other.
-const internalSecret = env.INTERNAL_SECRET || randomBytes(32).toString("hex");
+// --- Identity keys -------------------------------------------------------------------------
+// A fresh key pair per run for every process that signs identities (the gateway, and orders and
+// payments calling their peers); every process gets all the public keys and trusts the ones its
+// role allows. Only these processes can sign identities the others accept. Replicas of a service
+// share its key: they are the same issuer.
+const identityPairs = Object.fromEntries(
+  ["gateway", "orders", "payments"].map((issuer) => [issuer, generateIdentityKeyPair()]),
+);
+const identityPublicKeys = JSON.stringify(
+  Object.fromEntries(Object.entries(identityPairs).map(([issuer, pair]) => [issuer, pair.publicKey])),
+);
+const identityEnv = (issuer: string): Record<string, string> => ({
+  IDENTITY_PUBLIC_KEYS: identityPublicKeys,
+  ...(identityPairs[issuer] && { IDENTITY_PRIVATE_KEY: identityPairs[issuer].privateKey }),
+});
+// --- end of identity keys ----------------------------------------------------------------------
 const children: ChildProcess[] = [];
 let stopping = false;
 
@@ -82,7 +97,7 @@ const runtime = runtimeFor(root);
 function launch(name: string, entry: string, childEnv: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, runtime.argsFor(entry), {
     cwd: root,
-    env: { ...env, INTERNAL_SECRET: internalSecret, DATA_DIR: dataDir, HOST: host, EXIT_WITH_PARENT: "1", ...childEnv },
+    env: { ...env, DATA_DIR: dataDir, HOST: host, EXIT_WITH_PARENT: "1", ...childEnv },
     // stdin stays open to the child: its end tells the child the launcher is gone (EXIT_WITH_PARENT).
     stdio: ["pipe", format === "pretty" ? "pipe" : "inherit", "inherit"],
   });
@@ -141,7 +156,12 @@ async function main() {
   for (const p of plan.processes) {
     const start = (port: number, replica: number) => {
       const name = replica === 0 ? p.name : `${p.name} #${replica + 1}`;
-      const child = launch(name, p.entry, { ...peers, PORT: String(port), ...settings[p.name]?.(byName) });
+      const child = launch(name, p.entry, {
+        ...identityEnv(p.name),
+        ...peers,
+        PORT: String(port),
+        ...settings[p.name]?.(byName),
+      });
       return waitReady(name, `http://${host}:${port}${p.readyPath}`, child);
     };
     // The first instance brings the shared database up to date and seeds it; the service's other
@@ -166,6 +186,7 @@ async function main() {
   const users = byName.get("users");
   const balanced = replicaUrls(plan, env.SUBGRAPH_URLS);
   const gateway = launch("gateway", "gateway/index.ts", {
+    ...identityEnv("gateway"),
     PORT: String(gatewayPort),
     SUPERGRAPH_PATH: supergraphPath,
     ...(balanced && { SUBGRAPH_URLS: balanced }),

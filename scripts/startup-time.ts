@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { performance } from "node:perf_hooks";
+import { generateIdentityKeyPair } from "../common/identity-keys.ts";
 
 /**
  * Time from process start to the first `GET /readyz` 200 of the gateway in production mode, run from
@@ -32,7 +33,7 @@ async function timeToReady(args: readonly string[]): Promise<number> {
       NODE_ENV: "production",
       HOST: "127.0.0.1",
       PORT: String(port),
-      INTERNAL_SECRET: "startup-time-measurement-secret-0123456789",
+      IDENTITY_PRIVATE_KEY: generateIdentityKeyPair().privateKey,
       LOG_LEVEL: "silent",
     },
     stdio: "ignore",

@@ -2,6 +2,7 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest, HTTPMethods } from "fastify";
 import type { GraphQLSchema } from "graphql";
 import type { Logger } from "pino";
+import { fastifyRefusal } from "../refusals.ts";
 import { type CompiledRoute, checkAgainstSchema, compileRoutes } from "./compile.ts";
 import { expandTemplate, interpret, type Pipeline, runOperation, valueAt } from "./execute.ts";
 import { errorBody, RestError, sendError, sendJson, sendRestError } from "./http.ts";
@@ -26,17 +27,6 @@ export interface RestOptions extends Pipeline {
 export const REST_PREFIX = "/api";
 
 const OTHER_METHODS: HTTPMethods[] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
-
-const FASTIFY_ERRORS: Record<
-  string,
-  { code: "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "BAD_REQUEST"; message: string }
-> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: "UNSUPPORTED_MEDIA_TYPE", message: "The body must be application/json" },
-  FST_ERR_CTP_BODY_TOO_LARGE: { code: "PAYLOAD_TOO_LARGE", message: "The body is too large" },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { code: "BAD_REQUEST", message: "The JSON body is empty" },
-  FST_ERR_CTP_INVALID_JSON_BODY: { code: "BAD_REQUEST", message: "The body is not valid JSON" },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: "BAD_REQUEST", message: "Content-Length does not match the body" },
-};
 
 /**
  * The REST shim: `/api/*` routes from the declarative table, each running its GraphQL operation
@@ -71,11 +61,8 @@ export const restRoutes: FastifyPluginAsync<RestOptions> = async (app, options) 
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof RestError) return sendRestError(request, reply, error);
-    const known = error.code ? FASTIFY_ERRORS[error.code] : undefined;
-    if (known) return sendRestError(request, reply, new RestError(known.code, known.message));
-    if (error instanceof SyntaxError || (error.statusCode !== undefined && error.statusCode < 500)) {
-      return sendRestError(request, reply, new RestError("BAD_REQUEST", "The request could not be read"));
-    }
+    const refusal = fastifyRefusal(error);
+    if (refusal) return sendRestError(request, reply, new RestError(refusal.code, refusal.message));
     options.logger?.error({ err: error, url: request.url }, "REST route failed");
     return sendError(request, reply, 500, errorBody("INTERNAL_SERVER_ERROR", "Internal server error"));
   });

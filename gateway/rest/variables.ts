@@ -143,6 +143,13 @@ export function buildVariables(compiled: CompiledRoute, schema: GraphQLSchema | 
     }
   }
 
+  // A parameter the route does not take is refused, not ignored: a misspelt `frist` would
+  // otherwise silently give the default page.
+  const known = new Set((route.parameters ?? []).filter((p) => p.in === "query").map((p) => p.name));
+  for (const name of Object.keys(input.query)) {
+    if (!known.has(name)) throw new RestError("BAD_USER_INPUT", `Parameter "${name}" is not known`, { field: name });
+  }
+
   for (const parameter of route.parameters ?? []) {
     const path = variableOf(parameter);
     const type = schema ? inputTypeAt(schema, compiled, path) : null;

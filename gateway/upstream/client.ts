@@ -11,7 +11,7 @@ import { Agent, type Dispatcher } from "undici";
 import {
   IDENTITY_HEADER,
   IDENTITY_TTL_SECONDS,
-  type IdentitySecret,
+  type IdentitySigningKey,
   REQUEST_TIMEOUT_HEADER,
   signIdentity,
 } from "../../common/index.ts";
@@ -115,25 +115,28 @@ export function createSubgraphTransport(timeoutMs: number): {
  * before it expires: signing is the one per-request cost that depends only on who is calling.
  */
 export class IdentitySigner {
-  private readonly secret: IdentitySecret;
   private readonly tokens = new LRUCache<string, { token: Promise<string>; renewAt: number }>({ max: 10_000 });
 
-  /** @param now the clock, for tests. @default Date.now */
+  /**
+   * @param key the gateway's private key, signing as `gateway`
+   * @param now the clock, for tests. @default Date.now
+   */
   constructor(
-    secret: string,
+    private readonly key: IdentitySigningKey,
     private readonly now: () => number = Date.now,
-  ) {
-    this.secret = new TextEncoder().encode(secret);
-  }
+  ) {}
 
-  /** The token for this identity, or null for an anonymous caller (nothing to pass on). */
-  tokenFor(identity: CallerIdentity): Promise<string> | null {
+  /**
+   * The token for this identity to this subgraph (its audience), or null for an anonymous caller
+   * (nothing to pass on).
+   */
+  tokenFor(identity: CallerIdentity, subgraph: string): Promise<string> | null {
     if (identity.userId === null && identity.clientId === null && identity.scopes.size === 0) return null;
-    const key = `${identity.userId ?? ""}\0${identity.clientId ?? ""}\0${[...identity.scopes].sort().join(" ")}`;
+    const key = `${subgraph}\0${identity.userId ?? ""}\0${identity.clientId ?? ""}\0${[...identity.scopes].sort().join(" ")}`;
     const now = this.now();
     const cached = this.tokens.get(key);
     if (cached && cached.renewAt > now) return cached.token;
-    const token = signIdentity(identity, this.secret);
+    const token = signIdentity(identity, this.key, subgraph);
     this.tokens.set(key, { token, renewAt: now + (IDENTITY_TTL_SECONDS - IDENTITY_RENEW_BEFORE_SECONDS) * 1000 });
     token.catch(() => this.tokens.delete(key));
     return token;
@@ -222,7 +225,7 @@ export class SubgraphDataSource implements GraphQLDataSource<SubgraphCallContext
       propagation.inject(otelContext.active(), headers, headerSetter);
       const passOn = context.observation?.traceparent;
       if (passOn && !headers.traceparent) headers.traceparent = passOn;
-      const pending = this.options.signer.tokenFor(context.identity);
+      const pending = this.options.signer.tokenFor(context.identity, this.subgraphName);
       if (pending) identityToken = headers[IDENTITY_HEADER] = await pending;
     }
     const body = JSON.stringify({

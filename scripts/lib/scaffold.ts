@@ -286,9 +286,8 @@ await runService({
 import { after, before, describe, test } from "node:test";
 import { pino } from "pino";
 import { ${n.factory}, type ${n.pascal}Service } from "../../subgraphs/${n.name}/server.ts";
-import { IDENTITY_HEADER, signIdentity } from "../../subgraphs/kit/identity.ts";
-
-const SECRET = "${n.name}-test-internal-secret-0123456789";
+import { IDENTITY_HEADER } from "../../subgraphs/kit/identity.ts";
+import { testKeys } from "../helpers/identity.ts";
 
 interface GraphQLResult<T> {
   data?: T | null;
@@ -307,13 +306,17 @@ describe("${n.name} subgraph", () => {
   }
 
   before(async () => {
-    service = await ${n.factory}({ databasePath: ":memory:", internalSecret: SECRET, logger: pino({ level: "silent" }) });
+    service = await ${n.factory}({
+      databasePath: ":memory:",
+      identityKeys: testKeys.forService("${n.name}"),
+      logger: pino({ level: "silent" }),
+    });
     url = await service.listen(0);
   });
   after(() => service.close());
 
   test("a signed-in user creates one; it is listed, read by id and resolved as an entity", async () => {
-    const token = await signIdentity({ userId: "user-1", scopes: new Set(["customer"]) }, SECRET, "gateway");
+    const token = await testKeys.sign({ userId: "user-1", scopes: new Set(["customer"]) }, "${n.name}");
     const created = await gql<{ create${n.type}: { id: string; title: string; createdBy: string } }>(
       "mutation($t: String!) { create${n.type}(input: { title: $t }) { id title createdBy } }",
       { t: "  first  " },
@@ -340,7 +343,7 @@ describe("${n.name} subgraph", () => {
   test("anonymous callers cannot create; bad input is BAD_USER_INPUT", async () => {
     const anonymous = await gql('mutation { create${n.type}(input: { title: "x" }) { id } }');
     assert.equal(anonymous.errors?.[0]?.extensions?.code, "UNAUTHENTICATED");
-    const token = await signIdentity({ userId: "user-1" }, SECRET, "gateway");
+    const token = await testKeys.sign({ userId: "user-1" }, "${n.name}");
     const empty = await gql('mutation { create${n.type}(input: { title: " " }) { id } }', {}, token);
     assert.equal(empty.errors?.[0]?.extensions?.code, "BAD_USER_INPUT");
     const tooMany = await gql("{ ${n.many}(first: 1000) { id } }");

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { z } from "zod";
-import { resolveInternalSecret } from "../../common/internal-secret.ts";
+import { type IdentityKeys, resolveIdentityKeys } from "../../common/identity-keys.ts";
+import { GATEWAY_ISSUER } from "../../common/identity-token.ts";
 
 /** A setting the process cannot start with; the message names the variable. */
 export class ConfigError extends Error {
@@ -26,10 +27,11 @@ export interface ServiceConfig {
   /** DATABASE_POOL_SIZE, the most PostgreSQL connections the service holds at once. @default 10 */
   readonly databasePoolSize: number;
   /**
-   * INTERNAL_SECRET, 32+ characters, signing identity tokens between the gateway and the services.
-   * @default a development secret, only outside production while listening on loopback
+   * IDENTITY_PRIVATE_KEY (this service's own key, when it calls peers) and IDENTITY_PUBLIC_KEYS (the
+   * gateway's key and those of the peers allowed to call it), verifying and signing identity tokens.
+   * @default development keys, only outside production while listening on loopback
    */
-  readonly internalSecret: string;
+  readonly identityKeys: IdentityKeys;
   /** NODE_ENV is "production". @default false */
   readonly production: boolean;
   /** LOG_LEVEL, a pino level. @default "info" */
@@ -171,7 +173,8 @@ function serviceVariables(defaultPort: number) {
     // PostgreSQL allows 100 connections by default: a pool past that from one service is a typo.
     DATABASE_POOL_SIZE: variable.count(10, 100),
     // Checked with HOST and NODE_ENV below: whether a default is allowed depends on both.
-    INTERNAL_SECRET: z.string().optional(),
+    IDENTITY_PRIVATE_KEY: z.string().optional(),
+    IDENTITY_PUBLIC_KEYS: z.string().optional(),
     LOG_LEVEL: z
       .enum(LOG_LEVELS, { error: (issue) => `must be one of ${LOG_LEVELS.join(", ")}, got "${String(issue.input)}"` })
       .default("info"),
@@ -188,6 +191,13 @@ export interface ServiceDefinition<S extends z.ZodRawShape, C extends object> {
   name: string;
   /** The port when PORT is unset. */
   defaultPort: number;
+  /**
+   * Peer services allowed to call this one with their own identity (their public keys are read
+   * from IDENTITY_PUBLIC_KEYS beside the gateway's). @default none
+   */
+  peers?: readonly string[];
+  /** Whether the service calls peers, signing as itself with IDENTITY_PRIVATE_KEY. @default false */
+  signs?: boolean;
   /** The service's own variables, by environment name. @default none */
   variables?: S;
   /**
@@ -240,8 +250,16 @@ export function readServiceConfig<S extends z.ZodRawShape, C extends object>(
   const parsed = parseVariables(shape, env);
   const vars = parsed as z.output<z.ZodObject<ReturnType<typeof serviceVariables>>>;
   const production = vars.NODE_ENV === "production";
-  const secret = resolveInternalSecret(vars.INTERNAL_SECRET, { production, host: vars.HOST });
-  if ("error" in secret) throw new ConfigError(secret.error);
+  const keys = resolveIdentityKeys(
+    { privateKey: vars.IDENTITY_PRIVATE_KEY, publicKeys: vars.IDENTITY_PUBLIC_KEYS },
+    {
+      production,
+      host: vars.HOST,
+      issuer: definition.signs ? definition.name : null,
+      trusts: [GATEWAY_ISSUER, ...(definition.peers ?? [])],
+    },
+  );
+  if ("error" in keys) throw new ConfigError(keys.error);
   const base: ServiceConfig = {
     name: definition.name,
     port: vars.PORT,
@@ -250,7 +268,7 @@ export function readServiceConfig<S extends z.ZodRawShape, C extends object>(
     ...(vars.DATABASE_URL !== undefined && { databaseUrl: vars.DATABASE_URL }),
     databaseSchemaPrefix: vars.DATABASE_SCHEMA_PREFIX,
     databasePoolSize: vars.DATABASE_POOL_SIZE,
-    internalSecret: secret.secret,
+    identityKeys: keys.keys,
     production,
     logLevel: vars.LOG_LEVEL,
     otlpTracesUrl: tracesUrl(vars),

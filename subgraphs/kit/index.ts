@@ -5,9 +5,12 @@ export {
   ANONYMOUS,
   assertCanRead,
   canRead,
+  createIdentityVerifier,
   IDENTITY_HEADER,
   type Identity,
+  type IdentityVerifier,
   isAdmin,
+  isPeer,
   isService,
   requireUser,
   signIdentity,
@@ -22,4 +25,4 @@ export {
   type SubgraphService,
   type SubgraphServiceOptions,
 } from "./server.ts";
-export { createServiceClient, type ServiceClient, type ServiceClientOptions } from "./service-client.ts";
+export { createServiceClient, type ServiceClient, type ServiceClientOptions, signerOf } from "./service-client.ts";

@@ -11,10 +11,11 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { type DocumentNode, GraphQLError, parse } from "graphql";
 import { type Logger, pino } from "pino";
 import { REQUEST_TIMEOUT_HEADER, requestTimeoutOf } from "../../common/deadline.ts";
+import type { IdentityKeys } from "../../common/identity-keys.ts";
 import { requestIdOf } from "../../common/request-id.ts";
 import { validTraceparent } from "../../common/trace-context.ts";
 import type { DatabaseOptions } from "../shared/db.ts";
-import { IDENTITY_HEADER, type Identity, verifyIdentity } from "./identity.ts";
+import { createIdentityVerifier, IDENTITY_HEADER, type Identity } from "./identity.ts";
 import { observeService } from "./observability.ts";
 import { requestScope } from "./request-scope.ts";
 import { startServiceTracing } from "./tracing.ts";
@@ -36,7 +37,8 @@ export interface SubgraphServiceOptions<L> {
   resolvers: GraphQLResolverMap<SubgraphContext<L>>;
   /** Builds the per-request loaders for the verified caller. */
   createLoaders: (identity: Identity) => L;
-  internalSecret: string;
+  /** The public keys it accepts identities from (the gateway's and its peers'); `aud` must be `subgraph:<name>`. */
+  identityKeys: IdentityKeys;
   /** Hides stack traces and introspection. @default false */
   production?: boolean;
   /** @default a pino logger at "info" */
@@ -62,8 +64,11 @@ export interface SubgraphService {
 
 /** What every subgraph's factory takes; a `ServiceConfig` has all of it. */
 export interface ServiceOptions extends DatabaseOptions {
-  /** Shared secret that verifies incoming identity tokens and signs this service's calls to its peers. */
-  internalSecret: string;
+  /**
+   * The gateway's and the allowed peers' public keys, verifying incoming identity tokens, and the
+   * service's own private key, signing its calls to peers.
+   */
+  identityKeys: IdentityKeys;
   /** Hides stack traces and introspection. @default false */
   production?: boolean;
   /** @default a pino logger at "info" */
@@ -150,6 +155,7 @@ export async function createSubgraphService<L>(options: SubgraphServiceOptions<L
   });
   await apollo.start();
 
+  const verifyIdentity = createIdentityVerifier({ subgraph: options.name, trusted: options.identityKeys.trusted });
   let ready = false;
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) =>
@@ -166,7 +172,7 @@ export async function createSubgraphService<L>(options: SubgraphServiceOptions<L
       }
       let identity: Identity;
       try {
-        identity = await verifyIdentity(request.headers[IDENTITY_HEADER], options.internalSecret);
+        identity = await verifyIdentity(request.headers[IDENTITY_HEADER]);
       } catch (error) {
         throw new GraphQLError((error as Error).message, {
           extensions: { code: "UNAUTHENTICATED", http: { status: 401 } },

@@ -2,7 +2,8 @@ import { context, propagation } from "@opentelemetry/api";
 import { GraphQLError } from "graphql";
 import { Agent, request } from "undici";
 import { REQUEST_TIMEOUT_HEADER } from "../../common/deadline.ts";
-import { IDENTITY_HEADER, signIdentity } from "../../common/identity-token.ts";
+import type { IdentityKeys, IdentitySigningKey } from "../../common/identity-keys.ts";
+import { IDENTITY_HEADER, IDENTITY_TTL_SECONDS, signIdentity } from "../../common/identity-token.ts";
 import { REQUEST_ID_HEADER } from "../../common/request-id.ts";
 import { domainError, ErrorCode } from "../shared/errors.ts";
 import { requestScope } from "./request-scope.ts";
@@ -23,9 +24,13 @@ export interface ServiceClientOptions {
    * call none of them received (connection refused) goes to the next.
    */
   url: string;
-  /** Name of the calling service; the peer sees it as `identity.service`. */
-  service: string;
-  internalSecret: string;
+  /** The peer subgraph's name: the audience (`subgraph:<peer>`) of the identity sent to it. */
+  peer: string;
+  /**
+   * The calling service's own private key; the peer sees its issuer as `identity.service`, with
+   * the `internal` scope only.
+   */
+  signer: IdentitySigningKey;
   /** @default 5000 */
   timeoutMs?: number;
 }
@@ -47,6 +52,19 @@ interface GraphQLResponse<T> {
 export function createServiceClient(options: ServiceClientOptions): ServiceClient {
   const timeout = options.timeoutMs ?? 5000;
   const dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: 32 });
+  // The service's identity never changes: one token, renewed shortly before it expires.
+  let cached: { token: Promise<string>; renewAt: number } | null = null;
+  const tokenOf = (): Promise<string> => {
+    const now = Date.now();
+    if (cached && cached.renewAt > now) return cached.token;
+    const token = signIdentity({}, options.signer, options.peer);
+    const entry = { token, renewAt: now + (IDENTITY_TTL_SECONDS - 15) * 1000 };
+    cached = entry;
+    token.catch(() => {
+      if (cached === entry) cached = null;
+    });
+    return token;
+  };
   const urls = options.url.split("|").map((url) => url.trim());
   let turn = 0;
   /** One call, on the instances in turn: another only when the last never received it (safe for mutations). */
@@ -74,11 +92,7 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
           },
         );
       }
-      const token = await signIdentity(
-        { service: options.service, scopes: new Set(["internal"]) },
-        options.internalSecret,
-        options.service,
-      );
+      const token = await tokenOf();
       let body: GraphQLResponse<T>;
       try {
         const res = await send({
@@ -111,6 +125,14 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
     },
     close: () => dispatcher.close(),
   };
+}
+
+/** The service's own signing key, or an error saying it was built without one. */
+export function signerOf(keys: IdentityKeys, service: string): IdentitySigningKey {
+  if (keys.signing?.issuer !== service) {
+    throw new TypeError(`identityKeys.signing must be the ${service} service's own key (issuer "${service}")`);
+  }
+  return keys.signing;
 }
 
 /** A connection that was never made: the peer cannot have received the call. */

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
-import { assertCanRead, isService, requireUser } from "../kit/identity.ts";
+import { assertCanRead, isPeer, requireUser } from "../kit/identity.ts";
 import type { SubgraphContext } from "../kit/server.ts";
 import { badInput, ErrorCode, forbidden } from "../shared/errors.ts";
 import type { Inventory, ReservedLine } from "./inventory.ts";
@@ -117,7 +117,7 @@ export function createOrderResolvers({
       },
 
       markOrderPaid: async (_: unknown, args: { orderId: string; paymentId: string }, ctx: Context) => {
-        if (!isService(ctx.identity)) throw forbidden("Only peer services may mark orders paid");
+        if (!isPeer(ctx.identity, "payments")) throw forbidden("Only the payments service may mark orders paid");
         if (args.paymentId.length === 0 || args.paymentId.length > 255)
           throw badInput("Invalid payment id", "paymentId");
         return repository.markPaid(args.orderId, args.paymentId);

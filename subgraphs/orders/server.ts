@@ -6,7 +6,7 @@ import {
   type ServiceOptions,
   type SubgraphService,
 } from "../kit/server.ts";
-import { createServiceClient } from "../kit/service-client.ts";
+import { createServiceClient, signerOf } from "../kit/service-client.ts";
 import type { Database } from "../shared/db.ts";
 import { type PeriodicTask, startPeriodicTask } from "../shared/periodic.ts";
 import { createProductsInventory } from "./inventory.ts";
@@ -37,8 +37,8 @@ export async function createOrdersService(options: OrdersServiceOptions): Promis
   const db = await openDatabase<OrdersTables>("orders", options, migrations);
   const products = createServiceClient({
     url: options.productsUrl,
-    service: "orders",
-    internalSecret: options.internalSecret,
+    peer: "products",
+    signer: signerOf(options.identityKeys, "orders"),
   });
   let claims: PeriodicTask | undefined;
   const release = async () => {

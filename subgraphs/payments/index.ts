@@ -7,6 +7,8 @@ import { createPaymentsService } from "./server.ts";
 await runService({
   name: "payments",
   defaultPort: 4004,
+  // Payments calls orders as itself.
+  signs: true,
   variables: {
     ORDERS_URL: variable.httpUrls("http://127.0.0.1:4003/graphql"),
     PAYMENT_PROVIDER_URL: variable.optionalHttpUrl(),

@@ -1,5 +1,6 @@
 import { GraphQLError } from "graphql";
 import type { Logger } from "pino";
+import type { IdentitySigningKey } from "../../common/identity-keys.ts";
 import { createServiceClient } from "../kit/service-client.ts";
 import { domainError, ErrorCode } from "../shared/errors.ts";
 
@@ -26,7 +27,8 @@ export interface OrdersClient {
 export interface OrdersClientOptions {
   /** GraphQL endpoint of the orders subgraph. */
   url: string;
-  internalSecret: string;
+  /** The payments service's own key, signing its calls as `payments`. */
+  signer: IdentitySigningKey;
   /** @default 5000 */
   timeoutMs?: number;
   logger?: Logger;
@@ -49,8 +51,8 @@ const codeOf = (error: unknown) => (error instanceof GraphQLError ? error.extens
 export function createOrdersClient(options: OrdersClientOptions): OrdersClient {
   const client = createServiceClient({
     url: options.url,
-    service: "payments",
-    internalSecret: options.internalSecret,
+    peer: "orders",
+    signer: options.signer,
     timeoutMs: options.timeoutMs,
   });
 

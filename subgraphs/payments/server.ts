@@ -6,6 +6,7 @@ import {
   type ServiceOptions,
   type SubgraphService,
 } from "../kit/server.ts";
+import { signerOf } from "../kit/service-client.ts";
 import type { Database } from "../shared/db.ts";
 import { type PeriodicTask, startPeriodicTask } from "../shared/periodic.ts";
 import { createPaymentLoaders } from "./loaders.ts";
@@ -64,7 +65,7 @@ export async function createPaymentsService(options: PaymentsServiceOptions): Pr
   const db = await openDatabase<PaymentsTables>("payments", options, migrations);
   const orders = createOrdersClient({
     url: options.ordersUrl,
-    internalSecret: options.internalSecret,
+    signer: signerOf(options.identityKeys, "payments"),
     logger: options.logger,
   });
   const provider = createPaymentProvider({ ...options.provider, logger: options.logger });

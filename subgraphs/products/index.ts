@@ -9,5 +9,7 @@ await runService({
   // A day at most: a longer hold would keep unsold stock off sale for no reason.
   variables: { RESERVATION_TTL_SECONDS: variable.seconds(300, 86_400) },
   settings: (vars) => ({ reservationTtlSeconds: vars.RESERVATION_TTL_SECONDS }),
+  // Orders reserves and releases stock with its own identity.
+  peers: ["orders"],
   start: (config, logger) => createProductsService({ ...config, logger }),
 });

@@ -1,5 +1,5 @@
 import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
-import { isService } from "../kit/identity.ts";
+import { isPeer } from "../kit/identity.ts";
 import type { SubgraphContext } from "../kit/server.ts";
 import { badInput, forbidden, notFound, unauthenticated } from "../shared/errors.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
@@ -25,7 +25,7 @@ function requireCatalogWriter(ctx: Context): void {
 }
 
 function requireService(ctx: Context): void {
-  if (!isService(ctx.identity)) throw forbidden("Only peer services may change stock");
+  if (!isPeer(ctx.identity, "orders")) throw forbidden("Only the orders service may change stock");
 }
 
 export function createProductResolvers(repository: ProductRepository): GraphQLResolverMap<Context> {

@@ -23,7 +23,7 @@ export interface ServiceProcess {
 export interface ServiceProcessOptions {
   /** The subgraph's folder under `subgraphs/`. */
   name: string;
-  /** Environment beside PORT and HOST (INTERNAL_SECRET, DATA_DIR, peers' URLs…). */
+  /** Environment beside PORT and HOST (identity keys, DATA_DIR, peers' URLs…). */
   env: Record<string, string>;
   /** @default 0: a free port, kept for restarts */
   port?: number;

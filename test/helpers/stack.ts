@@ -29,7 +29,8 @@ export interface Stack {
   payments: Services["payments"];
   sandbox: Services["sandbox"];
   subgraphUrls: Services["subgraphUrls"];
-  internalSecret: string;
+  /** This run's identity keys (see helpers/identity.ts). */
+  identity: Services["identity"];
   supergraphPath: string;
   graphql<T = Record<string, unknown>>(
     query: string,
@@ -75,12 +76,12 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
         : options,
     );
     closers.push(() => services.close());
-    const { users, products, orders, payments, sandbox, subgraphUrls, internalSecret } = services;
+    const { users, products, orders, payments, sandbox, subgraphUrls, identity } = services;
     const supergraphPath = join(dir, "supergraph.graphql");
     writeFileSync(supergraphPath, services.supergraphSdl);
 
     const config = loadConfig({
-      INTERNAL_SECRET: internalSecret,
+      ...identity.gatewayEnv,
       SUPERGRAPH_PATH: supergraphPath,
       PORT: "0",
       LOG_LEVEL: "silent",
@@ -141,7 +142,7 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
       payments,
       sandbox,
       subgraphUrls,
-      internalSecret,
+      identity,
       supergraphPath,
       graphql,
       login,

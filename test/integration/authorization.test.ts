@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { SignJWT } from "jose";
 import { sql } from "kysely";
+import { DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER } from "../../gateway/config.ts";
 import { SEED_USERS } from "../../subgraphs/users/seed.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
@@ -9,11 +10,16 @@ const JWT_SECRET = "authorization-test-secret-of-32-bytes!!";
 const alice = SEED_USERS.find((u) => u.email === "alice@example.com")!;
 const bob = SEED_USERS.find((u) => u.email === "bob@example.com")!;
 
-/** An HS256 token (JWT_SECRET is configured) for a seeded user with exactly these scopes. */
+/**
+ * An HS256 token (JWT_SECRET is configured) for a seeded user with exactly these scopes, with the
+ * issuer and audience the gateway checks by default.
+ */
 const tokenFor = (sub: string, scope: string) =>
   new SignJWT({ scope })
     .setProtectedHeader({ alg: "HS256" })
     .setSubject(sub)
+    .setIssuer(DEFAULT_JWT_ISSUER)
+    .setAudience(DEFAULT_JWT_AUDIENCE)
     .setIssuedAt()
     .setExpirationTime("10m")
     .sign(new TextEncoder().encode(JWT_SECRET));
@@ -54,6 +60,34 @@ describe("@authenticated and @requiresScopes, enforced at the gateway", () => {
     assert.equal(res.status, 401);
     assert.deepEqual(codes(res.body.errors), ["UNAUTHENTICATED"]);
     assert.equal(stack.orders.db.queryCount, before);
+  });
+
+  test("a client token without the users service's issuer and audience is refused by default", async () => {
+    const key = new TextEncoder().encode(JWT_SECRET);
+    const claims = { scope: "orders:read" };
+    const sign = (iss: string | null, aud: string | null) => {
+      const jwt = new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setSubject(alice.id).setIssuedAt();
+      if (iss) jwt.setIssuer(iss);
+      if (aud) jwt.setAudience(aud);
+      return jwt.setExpirationTime("10m").sign(key);
+    };
+    for (const [iss, aud] of [
+      [null, null],
+      [DEFAULT_JWT_ISSUER, null],
+      [null, DEFAULT_JWT_AUDIENCE],
+      ["urn:someone:else", DEFAULT_JWT_AUDIENCE],
+      [DEFAULT_JWT_ISSUER, "urn:another:api"],
+    ] as const) {
+      const res = await stack.graphql("{ me { id } }", {}, await sign(iss, aud));
+      assert.equal(res.status, 401, `iss ${iss}, aud ${aud}`);
+      assert.deepEqual(codes(res.body.errors), ["UNAUTHENTICATED"]);
+    }
+    const res = await stack.graphql<{ me: { id: string } }>(
+      "{ me { id } }",
+      {},
+      await sign(DEFAULT_JWT_ISSUER, DEFAULT_JWT_AUDIENCE),
+    );
+    assert.equal(res.body.data?.me.id, alice.id);
   });
 
   test("unauthorised fields come back null with an error at their path; the rest runs", async () => {

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -9,12 +8,14 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { createProviderSandbox, type ProviderSandbox } from "../../sandbox/server.ts";
-import { IDENTITY_HEADER, type Identity, signIdentity } from "../../subgraphs/kit/identity.ts";
+import { IDENTITY_HEADER, type Identity } from "../../subgraphs/kit/identity.ts";
 import { testDatabaseEnv } from "../helpers/database.ts";
+import { testKeys } from "../helpers/identity.ts";
 import { silent } from "../helpers/services.ts";
 
 // Services run as real processes so that kill -9 is a real crash: no handler, no clean-up.
-const secret = randomBytes(32).toString("hex");
+/** Which service answers at a URL, so a request carries an identity token for that audience. */
+const serviceAt = new Map<string, string>();
 const dataDir = mkdtempSync(join(tmpdir(), "durability-"));
 // One store per service for the whole file (a restarted service finds its data again).
 const database = { DATA_DIR: dataDir, ...testDatabaseEnv() };
@@ -37,8 +38,9 @@ interface Running {
 }
 
 async function startService(script: string, env: Record<string, string>): Promise<Running> {
+  const name = /subgraphs\/([^/]+)\//.exec(script)![1]!;
   const child = spawn(process.execPath, ["--import", "tsx", script], {
-    env: { ...process.env, ...database, PORT: "0", LOG_LEVEL: "warn", INTERNAL_SECRET: secret, ...env },
+    env: { ...process.env, ...database, PORT: "0", LOG_LEVEL: "warn", ...testKeys.envFor(name), ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   processes.push(child);
@@ -62,6 +64,7 @@ async function startService(script: string, env: Record<string, string>): Promis
       reject(new Error(`${script} exited before it was ready:\n${output}`));
     });
   });
+  serviceAt.set(url, name);
   return { child, url, exited };
 }
 
@@ -120,7 +123,10 @@ const customer: Partial<Identity> = { userId: "user-durable", scopes: new Set(["
 async function gql<T>(url: string, query: string, variables: Record<string, unknown>, identity: Partial<Identity>) {
   const res = await fetch(url, {
     method: "POST",
-    headers: { "content-type": "application/json", [IDENTITY_HEADER]: await signIdentity(identity, secret, "gateway") },
+    headers: {
+      "content-type": "application/json",
+      [IDENTITY_HEADER]: await testKeys.sign(identity, serviceAt.get(url)!),
+    },
     body: JSON.stringify({ query, variables }),
   });
   return (await res.json()) as GraphQLResult<T>;
@@ -162,7 +168,7 @@ describe("nothing is lost when a process dies mid-request", { timeout: 120_000 }
       method: "POST",
       headers: {
         "content-type": "application/json",
-        [IDENTITY_HEADER]: await signIdentity(customer, secret, "gateway"),
+        [IDENTITY_HEADER]: await testKeys.sign(customer, "orders"),
       },
       body: JSON.stringify({ query: PLACE, variables: { input: { items: [{ productId: "prod-030", quantity: 3 }] } } }),
     }).then(

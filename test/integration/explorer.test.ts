@@ -215,7 +215,7 @@ describe("the status data over HTTP", () => {
     deadInstance = `http://127.0.0.1:${await freePort()}/graphql`;
     gateway = await createGateway(
       loadConfig({
-        INTERNAL_SECRET: stack.internalSecret,
+        ...stack.identity.gatewayEnv,
         SUPERGRAPH_PATH: stack.supergraphPath,
         LOG_LEVEL: "silent",
         SUBGRAPH_URLS: `products=${stack.subgraphUrls.products}|${deadInstance}`,
@@ -328,7 +328,7 @@ describe("in production", () => {
       loadConfig({
         NODE_ENV: "production",
         HOST: "127.0.0.1",
-        INTERNAL_SECRET: stack.internalSecret,
+        ...stack.identity.gatewayEnv,
         SUPERGRAPH_PATH: stack.supergraphPath,
         LOG_LEVEL: "silent",
       }),

@@ -23,7 +23,7 @@ before(async () => {
   services = await startServices();
   second = await createProductsService({
     ...testDatabase(),
-    internalSecret: services.internalSecret,
+    identityKeys: services.identity.forService("products"),
     logger: silent,
   });
   const secondUrl = await second.listen(0);
@@ -31,7 +31,7 @@ before(async () => {
   const supergraphPath = join(dir, "supergraph.graphql");
   writeFileSync(supergraphPath, services.supergraphSdl);
   const config = loadConfig({
-    INTERNAL_SECRET: services.internalSecret,
+    ...services.identity.gatewayEnv,
     SUPERGRAPH_PATH: supergraphPath,
     SUBGRAPH_URLS: `products=${await deadUrl()}|${services.subgraphUrls.products}|${secondUrl}`,
     // Every request must reach the subgraphs here: the response cache would answer repeats itself.

@@ -4,7 +4,6 @@
  * clients keep querying across all four subgraphs. No query may fail, and no mutation may run twice.
  */
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +11,7 @@ import { after, before, test } from "node:test";
 import { loadConfig } from "../../gateway/config.ts";
 import { createGateway, type Gateway } from "../../gateway/gateway.ts";
 import { createProviderSandbox } from "../../sandbox/server.ts";
+import { createTestIdentityKeys } from "../helpers/identity.ts";
 import { type ServiceProcess, startServiceProcess } from "../helpers/processes.ts";
 import { composeFor, silent } from "../helpers/services.ts";
 
@@ -31,12 +31,12 @@ const QUERY = "{ me { name orders { id items { quantity product { name } } payme
 before(
   async () => {
     dir = mkdtempSync(join(tmpdir(), "faults-replicas-"));
-    const internalSecret = randomBytes(32).toString("hex");
+    const identity = createTestIdentityKeys();
     sandbox = await createProviderSandbox({ apiKey: "sk_test_faults", logger: silent });
     const sandboxUrl = await sandbox.listen(0);
-    const common = { INTERNAL_SECRET: internalSecret, DATA_DIR: dir };
+    const common = { DATA_DIR: dir };
     const start = (name: Name, env: Record<string, string> = {}) =>
-      startServiceProcess({ name, env: { ...common, ...env } });
+      startServiceProcess({ name, env: { ...common, ...identity.envFor(name), ...env } });
     const urls = (name: Name) =>
       replicas
         .get(name)!
@@ -69,7 +69,7 @@ before(
     const supergraphPath = join(dir, "supergraph.graphql");
     writeFileSync(supergraphPath, composeFor(Object.fromEntries(NAMES.map((n) => [n, replicas.get(n)![0]!.url]))));
     const config = loadConfig({
-      INTERNAL_SECRET: internalSecret,
+      ...identity.gatewayEnv,
       SUPERGRAPH_PATH: supergraphPath,
       LOG_LEVEL: "silent",
       SUBGRAPH_URLS: NAMES.map((n) => `${n}=${urls(n)}`).join(","),

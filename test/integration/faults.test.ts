@@ -70,7 +70,7 @@ async function gatewayFor(services: Services, dir: string, env: Record<string, s
   writeFileSync(supergraphPath, services.supergraphSdl);
   const gateway = await createGateway(
     loadConfig({
-      INTERNAL_SECRET: services.internalSecret,
+      ...services.identity.gatewayEnv,
       SUPERGRAPH_PATH: supergraphPath,
       LOG_LEVEL: "silent",
       ...env,
@@ -154,7 +154,7 @@ describe("instances that fail", () => {
     // the probe can bring it back into rotation.
     const revived = await createProductsService({
       databasePath: ":memory:",
-      internalSecret: services.internalSecret,
+      identityKeys: services.identity.forService("products"),
       logger: silent,
     });
     await revived.listen(deadPort);

@@ -24,7 +24,7 @@ test("`npm run gateway -- --supergraph FILE --port 0` serves any supergraph alon
   const record = join(dir, "connections.log");
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    INTERNAL_SECRET: stack.internalSecret,
+    ...stack.identity.gatewayEnv,
     LOG_LEVEL: "info",
     RECORD_CONNECTIONS_FILE: record,
   };

@@ -63,7 +63,7 @@ after(async () => {
 async function startGateway(env: Record<string, string>) {
   const log = captured();
   const config = loadConfig({
-    INTERNAL_SECRET: services.internalSecret,
+    ...services.identity.gatewayEnv,
     SUPERGRAPH_PATH: supergraphPath,
     PORT: "0",
     LOG_LEVEL: "info",

@@ -116,7 +116,7 @@ describe("two gateway instances sharing one Redis", { skip }, () => {
     writeFileSync(supergraphPath, services.supergraphSdl);
     for (let i = 0; i < 2; i++) {
       const config = loadConfig({
-        INTERNAL_SECRET: services.internalSecret,
+        ...services.identity.gatewayEnv,
         SUPERGRAPH_PATH: supergraphPath,
         LOG_LEVEL: "silent",
         REDIS_URL,

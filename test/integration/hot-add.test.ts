@@ -80,7 +80,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), "hot-add-"));
   services = await startServices();
   proxy = await holdingProxy(services.subgraphUrls.products);
-  reviews = await createReviewsService({ internalSecret: services.internalSecret, logger: silent });
+  reviews = await createReviewsService({ identityKeys: services.identity.forService("reviews"), logger: silent });
 });
 after(async () => {
   proxy?.release();
@@ -122,7 +122,7 @@ test("a fifth subgraph is added to a running gateway: requests in flight finish,
   await composeFile(configPath, supergraphPath);
   gateway = await createGateway(
     loadConfig({
-      INTERNAL_SECRET: services.internalSecret,
+      ...services.identity.gatewayEnv,
       SUPERGRAPH_PATH: supergraphPath,
       PORT: "0",
       LOG_LEVEL: "silent",

@@ -22,7 +22,7 @@ before(async () => {
   const supergraphPath = join(dir, "supergraph.graphql");
   writeFileSync(supergraphPath, services.supergraphSdl);
   const config = loadConfig({
-    INTERNAL_SECRET: services.internalSecret,
+    ...services.identity.gatewayEnv,
     SUPERGRAPH_PATH: supergraphPath,
     JWKS_CACHE_SECONDS: "1",
     // Every request goes to the key set here: remembering verified tokens would hide the outage.

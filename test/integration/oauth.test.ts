@@ -103,7 +103,9 @@ describe("opaque OAuth access tokens through the gateway", () => {
     );
     const identity = seen.productIdentities.at(-1);
     assert.ok(seen.productIdentities.length > identities && identity);
-    const { payload } = await jwtVerify(identity, new TextEncoder().encode(stack.internalSecret));
+    const { payload } = await jwtVerify(identity, stack.identity.publicKey("gateway"), {
+      audience: "subgraph:products",
+    });
     assert.equal(payload.client_id, DEMO_OAUTH_CLIENT.id);
     assert.equal(payload.sub, undefined);
     assert.deepEqual(String(payload.scope).split(" ").sort(), DEMO_OAUTH_CLIENT.scope.split(" ").sort());
@@ -112,7 +114,9 @@ describe("opaque OAuth access tokens through the gateway", () => {
   test("a token for a subset of the client's scopes carries only those; more than allowed is invalid_scope", async () => {
     const { token } = await tokenOf(stack, DEMO_OAUTH_CLIENT, "catalog:read");
     assert.equal((await stack.graphql(PRODUCTS, {}, token)).status, 200);
-    const { payload } = await jwtVerify(seen.productIdentities.at(-1)!, new TextEncoder().encode(stack.internalSecret));
+    const { payload } = await jwtVerify(seen.productIdentities.at(-1)!, stack.identity.publicKey("gateway"), {
+      audience: "subgraph:products",
+    });
     assert.equal(payload.scope, "catalog:read");
 
     const tooMuch = await requestToken(stack, DEMO_OAUTH_CLIENT, { scope: "catalog:read admin" });
@@ -181,7 +185,7 @@ describe("opaque OAuth access tokens through the gateway", () => {
 
   test("an unreachable introspection endpoint is 503 SUBGRAPH_UNAVAILABLE, and no subgraph is called", async () => {
     const config = loadConfig({
-      INTERNAL_SECRET: stack.internalSecret,
+      ...stack.identity.gatewayEnv,
       SUPERGRAPH_PATH: stack.supergraphPath,
       LOG_LEVEL: "silent",
       INTROSPECTION_URL: "http://127.0.0.1:1/oauth/introspect",

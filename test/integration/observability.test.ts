@@ -38,7 +38,7 @@ before(async () => {
   // A products service of our own, so its log lines can be read.
   products = await createProductsService({
     ...testDatabase(),
-    internalSecret: services.internalSecret,
+    identityKeys: services.identity.forService("products"),
     logger: pino({ name: "products", level: "info" }, productsLog.stream),
   });
   const productsUrl = await products.listen(0);
@@ -46,7 +46,7 @@ before(async () => {
   supergraphPath = join(dir, "supergraph.graphql");
   writeFileSync(supergraphPath, composeFor({ ...services.subgraphUrls, products: productsUrl }));
   const config = loadConfig({
-    INTERNAL_SECRET: services.internalSecret,
+    ...services.identity.gatewayEnv,
     SUPERGRAPH_PATH: supergraphPath,
     PORT: "0",
     LOG_LEVEL: "info",

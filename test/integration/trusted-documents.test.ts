@@ -56,7 +56,7 @@ before(async () => {
   stack = await startStack({ TRUSTED_DOCUMENTS: manifestPath, TRUSTED_DOCUMENTS_ONLY: "true" });
   open = await createGateway(
     loadConfig({
-      INTERNAL_SECRET: stack.internalSecret,
+      ...stack.identity.gatewayEnv,
       SUPERGRAPH_PATH: stack.supergraphPath,
       PORT: "0",
       LOG_LEVEL: "silent",

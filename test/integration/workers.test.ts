@@ -90,7 +90,7 @@ describe("GATEWAY_WORKERS=2 without Redis", () => {
     writeFileSync(supergraphPath, services.supergraphSdl);
     gateway = startGateway({
       GATEWAY_WORKERS: "2",
-      INTERNAL_SECRET: services.internalSecret,
+      ...services.identity.gatewayEnv,
       SUPERGRAPH_PATH: supergraphPath,
       RATE_LIMIT_OVERRIDES: `Query.product=${LIMIT}/1m/ip`,
     });

@@ -203,7 +203,15 @@ function checkContainers(docs: Doc[]) {
       const port = env.get("PORT");
       assert.ok(port, `${where}: exposes a port but does not set PORT, so the process listens on its default`);
       for (const { containerPort, name } of container.ports) {
-        assert.equal(containerPort, Number(port), `${where}: port ${name ?? containerPort} is not PORT (${port})`);
+        // A port named `metrics` is the gateway's separate /metrics listener (METRICS_PORT).
+        const variable = name === "metrics" ? "METRICS_PORT" : "PORT";
+        const expected = env.get(variable);
+        assert.ok(read.has(variable), `${where}: ${relative(root, entry)} does not read ${variable}`);
+        assert.equal(
+          containerPort,
+          Number(expected),
+          `${where}: port ${name ?? containerPort} is not ${variable} (${expected})`,
+        );
       }
     }
 

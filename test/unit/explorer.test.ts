@@ -7,6 +7,7 @@ import Fastify from "fastify";
 import { ConfigError, loadConfig } from "../../gateway/config.ts";
 import { explorer, gatewayStatus, prefersHtml, TrafficWindow } from "../../gateway/explorer/index.ts";
 import { newRecord, type RequestRecord } from "../../gateway/observability/record.ts";
+import { testKeys } from "../helpers/identity.ts";
 
 function record(operationName: string | null, options: Partial<RequestRecord> = {}): RequestRecord {
   return { ...newRecord("r", null, null), graphql: true, operationName, ...options };
@@ -120,12 +121,11 @@ describe("explorer plugin without its bundle", () => {
 });
 
 describe("EXPLORER", () => {
-  const secret = "a-secret-of-at-least-thirty-two-characters";
   test("on outside production unless turned off, never in production", () => {
     assert.equal(loadConfig({}).explorer, true);
     assert.equal(loadConfig({ EXPLORER: "false" }).explorer, false);
-    assert.equal(loadConfig({ NODE_ENV: "production", INTERNAL_SECRET: secret }).explorer, false);
-    assert.equal(loadConfig({ NODE_ENV: "production", INTERNAL_SECRET: secret, EXPLORER: "true" }).explorer, false);
+    assert.equal(loadConfig({ NODE_ENV: "production", ...testKeys.gatewayEnv }).explorer, false);
+    assert.equal(loadConfig({ NODE_ENV: "production", ...testKeys.gatewayEnv, EXPLORER: "true" }).explorer, false);
     assert.throws(
       () => loadConfig({ EXPLORER: "sometimes" }),
       (error) => {

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { developmentIdentityKey } from "../../common/identity-keys.ts";
 import { ConfigError, loadConfig } from "../../gateway/config.ts";
+import { testKeys } from "../helpers/identity.ts";
 
 test("defaults are safe for development and frozen", () => {
   const config = loadConfig({});
@@ -11,11 +13,49 @@ test("defaults are safe for development and frozen", () => {
   assert.ok(Object.isFrozen(config) && Object.isFrozen(config.auth));
 });
 
-test("production turns introspection off and requires an internal secret", () => {
-  assert.throws(() => loadConfig({ NODE_ENV: "production" }), /INTERNAL_SECRET/);
-  const config = loadConfig({ NODE_ENV: "production", INTERNAL_SECRET: "x".repeat(32) });
+test("production turns introspection off and requires the identity key", () => {
+  assert.throws(() => loadConfig({ NODE_ENV: "production" }), /IDENTITY_PRIVATE_KEY is required in production/);
+  const config = loadConfig({ NODE_ENV: "production", ...testKeys.gatewayEnv });
   assert.equal(config.introspection, false);
   assert.equal(config.host, "0.0.0.0");
+  assert.equal(config.identityKey.issuer, "gateway");
+});
+
+test("the development identity key only on loopback outside production", () => {
+  assert.ok(loadConfig({}).identityKey.privateKey.equals(developmentIdentityKey("gateway")));
+  assert.ok(loadConfig({ HOST: "::1" }).identityKey.privateKey.equals(developmentIdentityKey("gateway")));
+  for (const host of ["0.0.0.0", "10.1.2.3"]) {
+    assert.throws(() => loadConfig({ HOST: host }), /IDENTITY_PRIVATE_KEY is required when listening on/);
+  }
+  const given = loadConfig({ HOST: "0.0.0.0", ...testKeys.gatewayEnv }).identityKey.privateKey;
+  assert.ok(given.equals(testKeys.forService("gateway").signing!.privateKey));
+});
+
+test("client tokens are checked for what the users service issues unless told otherwise", () => {
+  assert.equal(loadConfig({}).auth.issuer, "urn:shop:users");
+  assert.equal(loadConfig({}).auth.audience, "urn:shop:api");
+  const other = loadConfig({ JWT_ISSUER: "https://idp.example/", JWT_AUDIENCE: "api://shop" });
+  assert.equal(other.auth.issuer, "https://idp.example/");
+  assert.equal(other.auth.audience, "api://shop");
+});
+
+test("/metrics: open on the public port outside production; in production its own port or a token", () => {
+  assert.deepEqual(loadConfig({}).metricsAccess, { port: null, host: "127.0.0.1", token: null, onPublicPort: true });
+  const production = { NODE_ENV: "production", ...testKeys.gatewayEnv };
+  assert.equal(loadConfig(production).metricsAccess.onPublicPort, false);
+  const token = "metrics-token-0123456789";
+  assert.deepEqual(loadConfig({ ...production, METRICS_TOKEN: token }).metricsAccess, {
+    port: null,
+    host: "0.0.0.0",
+    token,
+    onPublicPort: true,
+  });
+  assert.deepEqual(loadConfig({ ...production, METRICS_PORT: "9464", METRICS_HOST: "10.0.0.1" }).metricsAccess, {
+    port: 9464,
+    host: "10.0.0.1",
+    token: null,
+    onPublicPort: false,
+  });
 });
 
 test("flags win over the environment", () => {
@@ -35,7 +75,9 @@ test("a bad value names its variable", () => {
     [{ PORT: "70000" }, /PORT/],
     [{ JWKS_URL: "ftp://x" }, /JWKS_URL/],
     [{ JWT_SECRET: "short" }, /JWT_SECRET/],
-    [{ INTERNAL_SECRET: "short" }, /INTERNAL_SECRET/],
+    [{ IDENTITY_PRIVATE_KEY: "short" }, /IDENTITY_PRIVATE_KEY/],
+    [{ METRICS_TOKEN: "short" }, /METRICS_TOKEN/],
+    [{ METRICS_PORT: "99999" }, /METRICS_PORT/],
     [{ INTROSPECTION: "maybe" }, /INTROSPECTION/],
     [{ SUBGRAPH_TIMEOUT_MS: "5" }, /SUBGRAPH_TIMEOUT_MS/],
   ];

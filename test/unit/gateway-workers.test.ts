@@ -8,6 +8,7 @@ import { loadConfig } from "../../gateway/config.ts";
 import { createMemoryStore } from "../../gateway/guards/index.ts";
 import { answerConsume, type Channel, ipcLimitStore } from "../../gateway/workers/limits.ts";
 import { aggregate } from "../../gateway/workers/metrics.ts";
+import { testKeys } from "../helpers/identity.ts";
 
 const login = { identity: "ip:192.0.2.1", coordinate: "Mutation.login", max: 5, windowMs: 60_000, count: 1 };
 
@@ -134,7 +135,7 @@ describe("metrics aggregated over workers", () => {
 describe("GATEWAY_WORKERS", () => {
   test("one process outside production, every core in production", () => {
     assert.equal(loadConfig({}).workers, 1);
-    const production = { NODE_ENV: "production", INTERNAL_SECRET: "x".repeat(32) };
+    const production = { NODE_ENV: "production", ...testKeys.gatewayEnv };
     assert.equal(loadConfig(production).workers, availableParallelism());
     assert.equal(loadConfig({ ...production, GATEWAY_WORKERS: "3" }).workers, 3);
   });

@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import { ConfigError, loadConfig } from "../../gateway/config.ts";
 import { readSchemaPolicies } from "../../gateway/guards/directives.ts";
 import { mergeRules, parseOverrides, parseWindow } from "../../gateway/guards/policy.ts";
+import { testKeys } from "../helpers/identity.ts";
 import { composeFor } from "../helpers/services.ts";
 
 describe("rate limit rules", () => {
@@ -83,7 +84,7 @@ describe("reading limits from the supergraph", () => {
 });
 
 describe("guards configuration", () => {
-  const base = { INTERNAL_SECRET: "x".repeat(32) };
+  const base = { ...testKeys.gatewayEnv };
 
   test("defaults protect without refusing the shop's own traffic", () => {
     const { guards } = loadConfig(base);

@@ -11,9 +11,9 @@ import { DEMO_OAUTH_CLIENT } from "../../subgraphs/users/oauth.ts";
 import { readOAuthConfig } from "../../subgraphs/users/oauth-config.ts";
 import { createUsersService, type UsersService } from "../../subgraphs/users/server.ts";
 import { testDatabase } from "../helpers/database.ts";
+import { testKeys } from "../helpers/identity.ts";
 
 const silent = pino({ level: "silent" });
-const INTERNAL_SECRET = "x".repeat(32);
 const INTROSPECTOR = { id: "resource-server", secret: "resource-server-secret-0123456789" };
 const OTHER = { id: "other-client", secret: "other-client-secret-0123", scope: "catalog:read" };
 
@@ -32,7 +32,7 @@ describe("users service as an OAuth 2.0 authorization server", () => {
   before(async () => {
     service = await createUsersService({
       ...testDatabase(),
-      internalSecret: INTERNAL_SECRET,
+      identityKeys: testKeys.forService("users"),
       logger: silent,
       oauthClients: [{ ...INTROSPECTOR, scope: "", introspect: true }, OTHER],
     });
@@ -265,7 +265,11 @@ describe("OAuth clients from configuration", () => {
 
   test("clients not configured (or the demo client in production) are deleted with their tokens", async () => {
     const dir = mkdtempSync(join(tmpdir(), "oauth-clients-"));
-    const common = { ...testDatabase(join(dir, "users.db")), internalSecret: INTERNAL_SECRET, logger: silent };
+    const common = {
+      ...testDatabase(join(dir, "users.db")),
+      identityKeys: testKeys.forService("users"),
+      logger: silent,
+    };
     try {
       const development = await createUsersService({ ...common, oauthClients: [OTHER] });
       await development.close();

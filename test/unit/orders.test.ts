@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { sql } from "kysely";
 import { pino } from "pino";
-import { IDENTITY_HEADER, type Identity, signIdentity } from "../../subgraphs/kit/identity.ts";
+import { IDENTITY_HEADER, type Identity } from "../../subgraphs/kit/identity.ts";
 import { createOrdersService, type OrdersService } from "../../subgraphs/orders/server.ts";
 import { createProductsService, type ProductsService } from "../../subgraphs/products/server.ts";
 import { testDatabase } from "../helpers/database.ts";
+import { testKeys } from "../helpers/identity.ts";
 
-const SECRET = "orders-test-internal-secret-0123456789";
 const silent = pino({ level: "silent" });
 
 interface GraphQLResult<T> {
@@ -23,11 +23,15 @@ interface Stack {
 }
 
 async function startStack(): Promise<Stack> {
-  const products = await createProductsService({ ...testDatabase(), internalSecret: SECRET, logger: silent });
+  const products = await createProductsService({
+    ...testDatabase(),
+    identityKeys: testKeys.forService("products"),
+    logger: silent,
+  });
   const productsUrl = await products.listen(0);
   const orders = await createOrdersService({
     ...testDatabase(),
-    internalSecret: SECRET,
+    identityKeys: testKeys.forService("orders"),
     productsUrl,
     logger: silent,
   });
@@ -43,10 +47,11 @@ async function startStack(): Promise<Stack> {
   };
 }
 
-const sign = (identity: Partial<Identity>) => signIdentity(identity, SECRET, "gateway");
+const sign = (identity: Partial<Identity>) => testKeys.sign(identity, "orders");
 const user = (userId: string) => sign({ userId, scopes: new Set(["customer"]) });
 const admin = () => sign({ userId: "admin-1", scopes: new Set(["admin"]) });
-const peer = () => sign({ service: "payments", scopes: new Set(["internal"]) });
+/** Payments, the one peer allowed to mark orders paid, signing as itself. */
+const peer = () => testKeys.sign({}, "orders", "payments");
 
 async function gql<T>(url: string, query: string, variables: Record<string, unknown> = {}, token?: string) {
   const headers: Record<string, string> = { "content-type": "application/json" };
@@ -386,7 +391,7 @@ describe("orders and the expiry of their stock reservations", () => {
       stack.products.url,
       RESERVE,
       { input: { orderId, items: [{ productId, quantity }] } },
-      await sign({ service: "orders", scopes: new Set(["internal"]) }),
+      await testKeys.sign({}, "products", "orders"),
     );
     assert.equal(reserved.errors, undefined, JSON.stringify(reserved.errors));
     await stack.orders.db.run(sql`INSERT INTO orders (id, user_id, status, total_cents, currency, payment_id, created_at, updated_at, stock_claimed)

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
@@ -7,15 +7,15 @@ import { parse } from "graphql";
 import { sql } from "kysely";
 import { pino } from "pino";
 import { createProviderSandbox, type ProviderSandbox } from "../../sandbox/server.ts";
-import { canRead, type Identity, isService, signIdentity } from "../../subgraphs/kit/identity.ts";
+import { canRead, type Identity, isPeer } from "../../subgraphs/kit/identity.ts";
 import { createSubgraphService, type SubgraphService } from "../../subgraphs/kit/server.ts";
 import { createPaymentProvider } from "../../subgraphs/payments/provider.ts";
 import { createPaymentsService, type PaymentsService } from "../../subgraphs/payments/server.ts";
 import { badInput, forbidden, notFound } from "../../subgraphs/shared/errors.ts";
 import { testDatabase } from "../helpers/database.ts";
+import { testKeys } from "../helpers/identity.ts";
 
 const silent = pino({ level: "silent" });
-const SECRET = randomBytes(32).toString("hex");
 const API_KEY = "sk_test_payments_unit";
 
 interface DoubleOrder {
@@ -52,10 +52,10 @@ async function startOrdersDouble() {
   `);
   type Ctx = { identity: Identity };
   const service: SubgraphService = await createSubgraphService({
-    name: "orders-double",
+    name: "orders",
     typeDefs,
     createLoaders: () => ({}),
-    internalSecret: SECRET,
+    identityKeys: testKeys.forService("orders"),
     logger: silent,
     resolvers: {
       Query: {
@@ -68,7 +68,7 @@ async function startOrdersDouble() {
       },
       Mutation: {
         markOrderPaid: (_: unknown, args: { orderId: string; paymentId: string }, ctx: Ctx) => {
-          if (!isService(ctx.identity)) throw forbidden("peer services only");
+          if (!isPeer(ctx.identity, "payments")) throw forbidden("peer services only");
           markPaidCalls.push({ orderId: args.orderId, paymentId: args.paymentId });
           if (state.failMarkPaid > 0) {
             state.failMarkPaid--;
@@ -144,7 +144,7 @@ describe("payments subgraph", () => {
     double = await startOrdersDouble();
     payments = await createPaymentsService({
       ...testDatabase(),
-      internalSecret: SECRET,
+      identityKeys: testKeys.forService("payments"),
       ordersUrl: double.url,
       provider: { url: sandboxUrl, apiKey: API_KEY, retryDelayMs: 1 },
       logger: silent,
@@ -164,7 +164,8 @@ describe("payments subgraph", () => {
     as: Partial<Identity> | null,
   ): Promise<GqlBody<T>> {
     const headers: Record<string, string> = { "content-type": "application/json" };
-    if (as) headers["x-identity-token"] = await signIdentity(as, SECRET, "gateway");
+    // A peer signs as itself; everyone else comes through the gateway.
+    if (as) headers["x-identity-token"] = await testKeys.sign(as, "payments", as.service ?? "gateway");
     const res = await fetch(url, { method: "POST", headers, body: JSON.stringify({ query, variables }) });
     return (await res.json()) as GqlBody<T>;
   }
@@ -493,15 +494,17 @@ describe("payments subgraph", () => {
     });
   });
 
-  test("payment(id): in-flight and unknown are null; owner, admin and peers see it; others are FORBIDDEN", async () => {
+  test("payment(id): in-flight and unknown are null; owner and admin see it; others are FORBIDDEN, peers not trusted", async () => {
     const order = double.add(ALICE);
     const paid = await pay({ orderId: order.id, idempotencyKey: `read-${order.id}`, paymentMethod: "pm_card_ok" });
     const id = paid.data!.processPayment.id;
     const q = "query($id: ID!) { payment(id: $id) { id order { id } } }";
-    for (const as of [user(ALICE), admin, peer]) {
+    for (const as of [user(ALICE), admin]) {
       const res = await gql<{ payment: PaymentView }>(q, { id }, as);
       assert.deepEqual(res.data?.payment, { id, order: { id: order.id } });
     }
+    // No peer calls payments, so no peer's key is trusted here.
+    assert.equal(code(await gql(q, { id }, peer)), "UNAUTHENTICATED");
     assert.equal(code(await gql(q, { id }, user(BOB))), "FORBIDDEN");
     assert.equal(code(await gql(q, { id }, null)), "UNAUTHENTICATED");
     assert.equal((await gql<{ payment: null }>(q, { id: randomUUID() }, user(ALICE))).data?.payment, null);
@@ -547,7 +550,7 @@ describe("payments subgraph", () => {
         _entities(representations: $representations) { ... on Order { id payment { id status order { id } } } }
       }`,
       { representations },
-      peer,
+      admin,
     );
     assert.equal(payments.db.queryCount - before, 1);
     assert.equal(res.errors, undefined);

@@ -2,13 +2,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { sql } from "kysely";
 import { pino } from "pino";
-import { IDENTITY_HEADER, type Identity, signIdentity } from "../../subgraphs/kit/identity.ts";
+import { IDENTITY_HEADER, type Identity } from "../../subgraphs/kit/identity.ts";
 import { SqlProductRepository } from "../../subgraphs/products/repository.ts";
 import { SEED_PRODUCT_COUNT, seedProducts } from "../../subgraphs/products/seed.ts";
 import { createProductsService, type ProductsService } from "../../subgraphs/products/server.ts";
 import { testDatabase } from "../helpers/database.ts";
-
-const SECRET = "products-test-internal-secret-0123456789";
+import { testKeys } from "../helpers/identity.ts";
 
 interface GraphQLResult<T> {
   data?: T | null;
@@ -16,12 +15,13 @@ interface GraphQLResult<T> {
 }
 
 async function sign(identity: Partial<Identity>): Promise<string> {
-  return signIdentity(identity, SECRET, "gateway");
+  return testKeys.sign(identity, "products");
 }
 
 const customer = () => sign({ userId: "user-1", scopes: new Set(["customer"]) });
 const admin = () => sign({ userId: "admin-1", scopes: new Set(["admin", "catalog:write"]) });
-const peer = () => sign({ service: "orders", scopes: new Set(["internal"]) });
+/** Orders, the one peer allowed to change stock, signing as itself. */
+const peer = () => testKeys.sign({}, "products", "orders");
 
 describe("products subgraph", () => {
   let service: ProductsService;
@@ -40,7 +40,7 @@ describe("products subgraph", () => {
   before(async () => {
     service = await createProductsService({
       ...testDatabase(),
-      internalSecret: SECRET,
+      identityKeys: testKeys.forService("products"),
       logger: pino({ level: "silent" }),
     });
     url = await service.listen(0);

@@ -1,12 +1,23 @@
 import assert from "node:assert/strict";
+import { createPublicKey } from "node:crypto";
 import { after, before, test } from "node:test";
 import { parse } from "graphql";
 import { pino } from "pino";
+import { generateIdentityKeyPair, parsePrivateKey } from "../../common/identity-keys.ts";
 import { createSubgraphService, type SubgraphContext, type SubgraphService } from "../../subgraphs/kit/server.ts";
 import { createServiceClient, type ServiceClient } from "../../subgraphs/kit/service-client.ts";
+import { testKeys } from "../helpers/identity.ts";
 import { freePort } from "../helpers/net.ts";
 
-const secret = "s".repeat(40);
+// The caller signs with a key of its own; the peer trusts it beside the gateway.
+const callerKey = parsePrivateKey(generateIdentityKeyPair().privateKey);
+const peerKeys = {
+  signing: null,
+  trusted: new Map([
+    ["gateway", testKeys.publicKey("gateway")],
+    ["caller", createPublicKey(callerKey)],
+  ]),
+};
 const silent = pino({ level: "silent" });
 const typeDefs = parse(`
   extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])
@@ -23,7 +34,7 @@ before(async () => {
   peer = await createSubgraphService({
     name: "peer",
     typeDefs,
-    internalSecret: secret,
+    identityKeys: peerKeys,
     logger: silent,
     createLoaders: () => ({}),
     resolvers: {
@@ -36,11 +47,15 @@ before(async () => {
     },
   });
   const peerUrl = await peer.listen(0);
-  client = createServiceClient({ url: peerUrl, service: "caller", internalSecret: secret });
+  client = createServiceClient({
+    url: peerUrl,
+    peer: "peer",
+    signer: { issuer: "caller", privateKey: callerKey },
+  });
   caller = await createSubgraphService({
     name: "caller",
     typeDefs,
-    internalSecret: secret,
+    identityKeys: testKeys.forService("caller"),
     logger: silent,
     createLoaders: () => ({}),
     resolvers: {
@@ -75,7 +90,11 @@ test("several instances take turns, and a call none received goes to the next", 
   const address = peer.app.server.address() as { port: number };
   const live = `http://127.0.0.1:${address.port}/graphql`;
   const dead = `http://127.0.0.1:${await freePort()}/graphql`;
-  const twoWays = createServiceClient({ url: `${dead}|${live}`, service: "caller", internalSecret: secret });
+  const twoWays = createServiceClient({
+    url: `${dead}|${live}`,
+    peer: "peer",
+    signer: { issuer: "caller", privateKey: callerKey },
+  });
   try {
     // Whichever instance each call starts on, every call is answered.
     for (let i = 0; i < 4; i++) {
@@ -85,7 +104,11 @@ test("several instances take turns, and a call none received goes to the next", 
   } finally {
     await twoWays.close();
   }
-  const onlyDead = createServiceClient({ url: `${dead}|${dead}`, service: "caller", internalSecret: secret });
+  const onlyDead = createServiceClient({
+    url: `${dead}|${dead}`,
+    peer: "peer",
+    signer: { issuer: "caller", privateKey: callerKey },
+  });
   await assert.rejects(
     onlyDead.request("{ seen { service } }"),
     (error: Error & { extensions?: { code?: string } }) => {

@@ -4,14 +4,11 @@ import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { parse } from "graphql";
 import { pino } from "pino";
-import {
-  createServiceClient,
-  createSubgraphService,
-  type SubgraphService,
-  signIdentity,
-} from "../../subgraphs/kit/index.ts";
+import { createServiceClient, createSubgraphService, type SubgraphService } from "../../subgraphs/kit/index.ts";
+import { createTestIdentityKeys } from "../helpers/identity.ts";
 
-const SECRET = "d".repeat(32);
+// "test" signs its peer calls as orders would; the peer here only records what it was told.
+const keys = createTestIdentityKeys();
 const peerSeen: IncomingHttpHeaders[] = [];
 let resolved = 0;
 let peer: ReturnType<typeof createServer>;
@@ -28,8 +25,8 @@ before(async () => {
   await new Promise<void>((resolve) => peer.listen(0, "127.0.0.1", resolve));
   const client = createServiceClient({
     url: `http://127.0.0.1:${(peer.address() as AddressInfo).port}/graphql`,
-    service: "test",
-    internalSecret: SECRET,
+    peer: "products",
+    signer: keys.forService("orders").signing!,
   });
   service = await createSubgraphService({
     name: "test",
@@ -43,12 +40,12 @@ before(async () => {
       },
     },
     createLoaders: () => ({}),
-    internalSecret: SECRET,
+    identityKeys: keys.forService("test"),
     logger: pino({ level: "silent" }),
     onClose: () => client.close(),
   });
   url = await service.listen(0);
-  token = await signIdentity({ service: "gateway", scopes: new Set() }, SECRET, "gateway");
+  token = await keys.sign({}, "test");
 });
 after(async () => {
   await service?.close();

@@ -2,11 +2,15 @@ import assert from "node:assert/strict";
 import { resolve } from "node:path";
 import { test } from "node:test";
 import { ConfigError, defineService, readServiceConfig, variable } from "../../subgraphs/kit/config.ts";
+import { createIdentityVerifier } from "../../subgraphs/kit/identity.ts";
+import { createTestIdentityKeys } from "../helpers/identity.ts";
 
-const SECRET = "k".repeat(32);
+const keys = createTestIdentityKeys();
 const orders = defineService({
   name: "orders",
   defaultPort: 4003,
+  peers: ["payments"],
+  signs: true,
   variables: { PRODUCTS_URL: variable.httpUrl("http://127.0.0.1:4002/graphql") },
   settings: (vars) => ({ productsUrl: vars.PRODUCTS_URL }),
 });
@@ -34,7 +38,7 @@ test("every variable that works today is read", () => {
   const config = readServiceConfig(orders, {
     PORT: "0",
     HOST: "0.0.0.0",
-    INTERNAL_SECRET: SECRET,
+    ...keys.envFor("orders"),
     DATA_DIR: "/tmp/shop",
     PRODUCTS_URL: "http://products:4002/graphql",
     LOG_LEVEL: "silent",
@@ -42,7 +46,10 @@ test("every variable that works today is read", () => {
     OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318/",
   });
   assert.equal(config.port, 0);
-  assert.equal(config.internalSecret, SECRET);
+  assert.equal(config.identityKeys.signing?.issuer, "orders");
+  assert.ok(config.identityKeys.signing?.privateKey.equals(keys.forService("orders").signing!.privateKey));
+  assert.deepEqual([...config.identityKeys.trusted.keys()], ["gateway", "payments"]);
+  assert.ok(config.identityKeys.trusted.get("gateway")?.equals(keys.publicKey("gateway")));
   assert.equal(config.databasePath, "/tmp/shop/orders.db");
   assert.equal(config.productsUrl, "http://products:4002/graphql");
   assert.equal(config.production, true);
@@ -55,15 +62,49 @@ test("every variable that works today is read", () => {
   );
 });
 
-test("a bad value is refused naming the variable; a missing secret fails closed off loopback", () => {
+test("a bad value is refused naming the variable; missing keys fail closed off loopback", () => {
   refusal({ PORT: "70000" }, "PORT");
   refusal({ PORT: "http" }, "PORT");
   refusal({ PRODUCTS_URL: "ftp://products" }, "PRODUCTS_URL");
   refusal({ LOG_LEVEL: "chatty" }, "LOG_LEVEL");
-  refusal({ INTERNAL_SECRET: "short" }, "INTERNAL_SECRET");
-  refusal({ NODE_ENV: "production" }, "INTERNAL_SECRET");
-  refusal({ HOST: "0.0.0.0" }, "INTERNAL_SECRET");
+  refusal({ IDENTITY_PRIVATE_KEY: "not a key" }, "IDENTITY_PRIVATE_KEY");
+  refusal({ ...keys.envFor("orders"), IDENTITY_PUBLIC_KEYS: "[]" }, "IDENTITY_PUBLIC_KEYS");
+  refusal({ NODE_ENV: "production" }, "IDENTITY_PRIVATE_KEY");
+  refusal({ HOST: "0.0.0.0" }, "IDENTITY_PRIVATE_KEY");
+  refusal({ NODE_ENV: "production", IDENTITY_PRIVATE_KEY: keys.pairs.orders!.privateKey }, "IDENTITY_PUBLIC_KEYS");
+  refusal({ HOST: "10.0.0.5", IDENTITY_PRIVATE_KEY: keys.pairs.orders!.privateKey }, "IDENTITY_PUBLIC_KEYS");
+  // A public key set without the peer this service trusts is refused, naming the peer.
+  const withoutPayments = JSON.stringify({ gateway: keys.pairs.gateway!.publicKey });
+  assert.throws(
+    () => readServiceConfig(orders, { ...keys.envFor("orders"), IDENTITY_PUBLIC_KEYS: withoutPayments }),
+    /IDENTITY_PUBLIC_KEYS has no public key for "payments"/,
+  );
+  // A private key where a public one belongs is refused: it would be handed to every service.
+  assert.throws(
+    () =>
+      readServiceConfig(orders, {
+        ...keys.envFor("orders"),
+        IDENTITY_PUBLIC_KEYS: JSON.stringify({
+          gateway: keys.pairs.gateway!.privateKey,
+          payments: keys.pairs.payments!.publicKey,
+        }),
+      }),
+    /IDENTITY_PUBLIC_KEYS "gateway" is a private key/,
+  );
   assert.doesNotThrow(() => readServiceConfig(orders, { HOST: "::1" }));
+});
+
+test("a verified identity token is remembered until it expires, never past", async (t) => {
+  t.mock.timers.enable({ apis: ["Date"], now: Date.now() });
+  const verify = createIdentityVerifier({ subgraph: "orders", trusted: keys.forService("orders").trusted });
+  const token = await keys.sign({ userId: "u1", scopes: new Set(["orders:read"]) }, "orders");
+  const first = await verify(token);
+  assert.equal(first.userId, "u1");
+  assert.equal(await verify(token), first, "the second request reuses the verification");
+  // Another audience is refused whatever is cached.
+  await assert.rejects(verify(await keys.sign({ userId: "u1" }, "products")), /Invalid identity token/);
+  t.mock.timers.tick(70_000); // past exp and its 5 s leeway
+  await assert.rejects(verify(token), /Invalid identity token/);
 });
 
 test("without DATABASE_URL, SQLite at the service's path; with it, PostgreSQL in the prefixed schema", () => {

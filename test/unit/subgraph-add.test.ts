@@ -19,7 +19,9 @@ function workspace(): string {
     mkdirSync(join(root, "subgraphs", name), { recursive: true });
     cpSync(join(repo, "subgraphs", name, "schema.graphql"), join(root, "subgraphs", name, "schema.graphql"));
   }
-  for (const shared of ["subgraphs/kit", "subgraphs/shared", "common"])
+  // The generated test signs identities with the test helpers' keys.
+  mkdirSync(join(root, "test"));
+  for (const shared of ["subgraphs/kit", "subgraphs/shared", "common", "test/helpers"])
     symlinkSync(join(repo, shared), join(root, shared));
   symlinkSync(join(repo, "node_modules"), join(root, "node_modules"));
   return root;

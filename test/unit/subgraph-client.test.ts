@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { test } from "node:test";
 import { parse } from "graphql";
 import { decodeJwt } from "jose";
+import { developmentIdentityKey } from "../../common/identity-keys.ts";
 import type { SubgraphCallContext } from "../../gateway/context.ts";
 import {
   createSubgraphTransport,
@@ -14,7 +15,7 @@ import {
 } from "../../gateway/upstream/index.ts";
 import { freePort } from "../helpers/net.ts";
 
-const SECRET = "s".repeat(32);
+const GATEWAY_KEY = { issuer: "gateway", privateKey: developmentIdentityKey("gateway") };
 const alice = { userId: "u1", clientId: null, scopes: new Set(["orders:read"]) };
 const bob = { userId: "u2", clientId: null, scopes: new Set(["orders:read"]) };
 
@@ -72,7 +73,7 @@ test("identical query fetches in flight together share one subgraph request; eac
     name: "users",
     url: "http://a/",
     send: held.transport,
-    signer: new IdentitySigner(SECRET),
+    signer: new IdentitySigner(GATEWAY_KEY),
   });
   const query = "query Q__users__0{me{id}}";
   const pending = [call(source, query), call(source, query), call(source, query)];
@@ -97,7 +98,7 @@ test("no sharing across callers, variables, or for mutations; or when turned off
     name: "users",
     url: "http://a/",
     send: held.transport,
-    signer: new IdentitySigner(SECRET),
+    signer: new IdentitySigner(GATEWAY_KEY),
   });
   const query = "query Q__users__0($id:ID!){user(id:$id){id}}";
   const mutation = "mutation M__users__0{login{token}}";
@@ -117,7 +118,7 @@ test("no sharing across callers, variables, or for mutations; or when turned off
     name: "users",
     url: "http://a/",
     send: off.transport,
-    signer: new IdentitySigner(SECRET),
+    signer: new IdentitySigner(GATEWAY_KEY),
     dedupe: false,
   });
   const twice = [call(undeduped, "query Q{me{id}}"), call(undeduped, "query Q{me{id}}")];
@@ -128,21 +129,27 @@ test("no sharing across callers, variables, or for mutations; or when turned off
 
 test("identity tokens are reused per identity until shortly before they expire", async () => {
   const clock = { t: 1_000_000 };
-  const signer = new IdentitySigner(SECRET, () => clock.t);
-  const first = await signer.tokenFor(alice);
-  assert.equal(await signer.tokenFor({ ...alice, scopes: new Set(["orders:read"]) }), first);
-  assert.notEqual(await signer.tokenFor(bob), first);
-  assert.notEqual(await signer.tokenFor({ ...alice, scopes: new Set(["admin"]) }), first);
-  assert.equal(signer.tokenFor({ userId: null, clientId: null, scopes: new Set() }), null);
+  const signer = new IdentitySigner(GATEWAY_KEY, () => clock.t);
+  const first = await signer.tokenFor(alice, "users");
+  assert.equal(await signer.tokenFor({ ...alice, scopes: new Set(["orders:read"]) }, "users"), first);
+  assert.notEqual(await signer.tokenFor(bob, "users"), first);
+  assert.notEqual(await signer.tokenFor({ ...alice, scopes: new Set(["admin"]) }, "users"), first);
+  assert.equal(signer.tokenFor({ userId: null, clientId: null, scopes: new Set() }, "users"), null);
   const claims = decodeJwt(first!);
   assert.equal(claims.sub, "u1");
   assert.equal(claims.scope, "orders:read");
+  assert.equal(claims.aud, "subgraph:users");
+  assert.equal(claims.iss, "gateway");
+  // Each subgraph gets a token for its own audience, never one another subgraph would accept.
+  const forOrders = await signer.tokenFor(alice, "orders");
+  assert.notEqual(forOrders, first);
+  assert.equal(decodeJwt(forOrders!).aud, "subgraph:orders");
   // The same signing is handed out until 45 s on (15 s before the 60 s expiry), then a new one.
-  const signing = signer.tokenFor(alice);
+  const signing = signer.tokenFor(alice, "users");
   clock.t += 44_000;
-  assert.equal(signer.tokenFor(alice), signing);
+  assert.equal(signer.tokenFor(alice, "users"), signing);
   clock.t += 2_000;
-  assert.notEqual(signer.tokenFor(alice), signing);
+  assert.notEqual(signer.tokenFor(alice, "users"), signing);
 });
 
 test("the identity token, request id and content type reach the subgraph; never the client's credentials", async () => {
@@ -151,7 +158,7 @@ test("the identity token, request id and content type reach the subgraph; never 
     name: "users",
     url: "http://a/",
     send: held.transport,
-    signer: new IdentitySigner(SECRET),
+    signer: new IdentitySigner(GATEWAY_KEY),
   });
   const pending = call(source, "query Q{me{id}}");
   await sentCount(held, 1);

@@ -18,6 +18,7 @@ import {
   trustedDocumentsPlugin,
 } from "../../gateway/trusted-documents/index.ts";
 import { main as buildDocuments } from "../../schema/documents.ts";
+import { testKeys } from "../helpers/identity.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const SUPERGRAPH = join(ROOT, "schema/supergraph.graphql");
@@ -211,7 +212,7 @@ describe("config", () => {
     assert.throws(() => loadConfig({ TRUSTED_DOCUMENTS_ONLY: "maybe" }), /TRUSTED_DOCUMENTS_ONLY/);
     assert.deepEqual(loadConfig({}).trustedDocuments, { path: null, only: false });
     assert.equal(loadConfig({ TRUSTED_DOCUMENTS: "m.json" }).trustedDocuments.only, false);
-    const production = { NODE_ENV: "production", INTERNAL_SECRET: "x".repeat(32), TRUSTED_DOCUMENTS: "m.json" };
+    const production = { NODE_ENV: "production", ...testKeys.gatewayEnv, TRUSTED_DOCUMENTS: "m.json" };
     assert.equal(loadConfig(production).trustedDocuments.only, true);
     assert.equal(loadConfig({ ...production, TRUSTED_DOCUMENTS_ONLY: "false" }).trustedDocuments.only, false);
     assert.match(loadConfig(production).trustedDocuments.path!, /^\/.*m\.json$/);

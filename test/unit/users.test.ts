@@ -7,6 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from "jose";
 import { sql } from "kysely";
 import { pino } from "pino";
+import { generateIdentityKeyPair, parsePrivateKey } from "../../common/identity-keys.ts";
 import { ConfigError } from "../../subgraphs/kit/config.ts";
 import { IDENTITY_HEADER, signIdentity } from "../../subgraphs/kit/identity.ts";
 import { readUsersConfig } from "../../subgraphs/users/config.ts";
@@ -14,8 +15,8 @@ import { ADMIN_SCOPE, CUSTOMER_SCOPE } from "../../subgraphs/users/scopes.ts";
 import { SEED_USERS } from "../../subgraphs/users/seed.ts";
 import { createUsersService, type UsersService } from "../../subgraphs/users/server.ts";
 import { testDatabase } from "../helpers/database.ts";
+import { testKeys } from "../helpers/identity.ts";
 
-const SECRET = "users-test-internal-secret-0123456789abcdef";
 const ISSUER = "urn:shop:users";
 const AUDIENCE = "urn:shop:api";
 const [ALICE, BOB, ADMIN] = SEED_USERS;
@@ -34,16 +35,10 @@ interface AuthResult {
 
 type Caller = { userId?: string; scopes?: string[]; service?: string };
 
-async function identityToken(caller: Caller, secret = SECRET): Promise<string> {
-  return signIdentity(
-    {
-      userId: caller.userId ?? null,
-      scopes: new Set(caller.scopes ?? []),
-      service: caller.service ?? null,
-    },
-    secret,
-    "gateway",
-  );
+/** A caller's identity as the gateway signs it, or a peer service's as the peer signs it. */
+async function identityToken(caller: Caller): Promise<string> {
+  if (caller.service) return testKeys.sign({}, "users", caller.service);
+  return testKeys.sign({ userId: caller.userId ?? null, scopes: new Set(caller.scopes ?? []) }, "users");
 }
 
 /** Collects every log line so the test can prove no password is ever written out. */
@@ -113,7 +108,11 @@ describe("users subgraph", () => {
   }
 
   before(async () => {
-    service = await createUsersService({ ...testDatabase(), internalSecret: SECRET, logger: logs.logger });
+    service = await createUsersService({
+      ...testDatabase(),
+      identityKeys: testKeys.forService("users"),
+      logger: logs.logger,
+    });
     url = await service.listen(0);
     base = url.replace(/\/graphql$/, "");
   });
@@ -330,12 +329,9 @@ describe("users subgraph", () => {
     const asAdmin = await gql<{ user: { id: string; email: string } }>(query, { id: BOB.id }, admin);
     assert.deepEqual(asAdmin.data?.user, { id: BOB.id, email: BOB.email });
 
-    const asService = await gql<{ user: { id: string } }>(
-      query,
-      { id: BOB.id },
-      await identityToken({ service: "orders" }),
-    );
-    assert.equal(asService.data?.user.id, BOB.id);
+    // No peer calls users, so no peer's key is trusted here: a peer cannot read accounts.
+    const asService = await gql(query, { id: BOB.id }, await identityToken({ service: "orders" }));
+    assert.equal(asService.errors?.[0]?.extensions?.code, "UNAUTHENTICATED");
 
     const unknown = await gql(query, { id: "00000000-0000-4000-8000-000000000000" }, admin);
     assert.equal(unknown.errors, undefined);
@@ -345,10 +341,12 @@ describe("users subgraph", () => {
     assert.equal(anonymous.errors?.[0]?.extensions?.code, "UNAUTHENTICATED");
   });
 
-  test("an identity token signed with another secret is UNAUTHENTICATED", async () => {
-    const forged = await identityToken(
-      { userId: ADMIN.id, scopes: ["admin"] },
-      "some-other-secret-that-is-long-enough-000",
+  test("an identity token signed with another key is UNAUTHENTICATED", async () => {
+    const otherKey = parsePrivateKey(generateIdentityKeyPair().privateKey);
+    const forged = await signIdentity(
+      { userId: ADMIN.id, scopes: new Set(["admin"]) },
+      { issuer: "gateway", privateKey: otherKey },
+      "users",
     );
     const res = await gql("{ me { id } }", {}, forged);
     assert.equal(res.errors?.[0]?.extensions?.code, "UNAUTHENTICATED");
@@ -361,7 +359,7 @@ describe("users subgraph", () => {
       __typename: "User",
       id,
     }));
-    const identity = await identityToken({ service: "orders" });
+    const identity = await identityToken({ userId: ADMIN.id, scopes: ADMIN_SCOPE.split(" ") });
     const before = service.db.queryCount;
     const res = await gql<{ _entities: ({ id: string } | null)[] }>(query, { r: representations }, identity);
     assert.equal(service.db.queryCount - before, 1);
@@ -412,7 +410,7 @@ describe("users service start-up", () => {
     const dir = await mkdtemp(join(tmpdir(), "users-test-"));
     const options = {
       ...testDatabase(join(dir, "users.db")),
-      internalSecret: SECRET,
+      identityKeys: testKeys.forService("users"),
       logger: pino({ level: "silent" }),
       tokenIssuer: "urn:test:issuer",
       tokenAudience: "urn:test:audience",
@@ -454,7 +452,7 @@ describe("users service start-up", () => {
   test("seed: false starts with no users", async () => {
     const service = await createUsersService({
       ...testDatabase(),
-      internalSecret: SECRET,
+      identityKeys: testKeys.forService("users"),
       logger: pino({ level: "silent" }),
       seed: false,
     });
