@@ -37,6 +37,7 @@ import {
   SubgraphDataSource,
   subgraphUnavailableStatus,
 } from "./upstream/index.ts";
+import { connectionDrain } from "./workers/drain.ts";
 
 export type { GatewayContext } from "./context.ts";
 
@@ -172,7 +173,11 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     bodyLimit: config.bodyLimitBytes,
     trustProxy,
     genReqId: observability.genReqId,
+    // While closing, a request already on a kept-alive connection is served (with Connection:
+    // close), not refused: the client sent it before it could know.
+    return503OnClosing: false,
   });
+  const connections = connectionDrain(app.server);
   // The order of everything a request passes through, and why, is stated in pipeline.ts.
   const responseCache = createResponseCache(config.responseCache, {
     isOpen: authorization.isOpen,
@@ -275,6 +280,8 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     },
     async close() {
       accepting = false;
+      // Kept-alive clients finish their requests and leave before idle connections are closed.
+      await connections.drain();
       // Stopping Apollo drains in-flight requests and closes the HTTP server (fastifyApolloDrainPlugin).
       await apollo.stop();
       for (const pool of pools.values()) pool.close();
