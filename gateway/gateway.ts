@@ -37,7 +37,7 @@ import {
   SubgraphDataSource,
   subgraphUnavailableStatus,
 } from "./upstream/index.ts";
-import { connectionDrain } from "./workers/drain.ts";
+import { connectionDrain } from "./workers/index.ts";
 
 export type { GatewayContext } from "./context.ts";
 

@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { test } from "node:test";
 import { Agent, request } from "undici";
-import { connectionDrain } from "../../gateway/workers/drain.ts";
+import { connectionDrain } from "../../gateway/workers/index.ts";
 
 /** A server whose /slow answers when released, and whose other paths answer at once. */
 async function serve() {
