@@ -39,6 +39,7 @@ import {
   SubgraphDataSource,
   subgraphUnavailableStatus,
 } from "./upstream/index.ts";
+import { connectionDrain } from "./workers/index.ts";
 
 export type { GatewayContext } from "./context.ts";
 
@@ -179,7 +180,11 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     // Fastify's and Node's own refusals, in the contract's shapes (refusals.ts).
     frameworkErrors,
     clientErrorHandler,
+    // While closing, a request already on a kept-alive connection is served (with Connection:
+    // close), not refused: the client sent it before it could know.
+    return503OnClosing: false,
   });
+  const connections = connectionDrain(app.server);
   installRefusals(app, { logger });
   // GraphQL over HTTP takes JSON (and GET): a text/plain body is 415, not a CSRF refusal.
   app.removeContentTypeParser("text/plain");
@@ -292,6 +297,8 @@ export async function createGateway(config: GatewayConfig, options: CreateGatewa
     },
     async close() {
       accepting = false;
+      // Kept-alive clients finish their requests and leave before idle connections are closed.
+      await connections.drain();
       // Stopping Apollo drains in-flight requests and closes the HTTP server (fastifyApolloDrainPlugin).
       await apollo.stop();
       await metrics.close();

@@ -23,13 +23,16 @@ export interface PrimaryOptions {
   stableAfterMs?: number;
   /** Workers still running this long after a stop are killed. @default 15000 */
   drainTimeoutMs?: number;
+  /** In a rolling restart, a new worker not listening this long after its fork aborts the roll. @default 30000 */
+  startTimeoutMs?: number;
 }
 
 /**
  * The primary of GATEWAY_WORKERS > 1: it serves no request. It forks the workers (which share
  * the listening port), replaces one that dies with a backoff, holds the rate-limit counters every
- * worker consumes, aggregates /metrics, and on SIGTERM/SIGINT (or its parent going) drains every
- * worker before it exits.
+ * worker consumes, aggregates /metrics, on SIGHUP replaces the workers one at a time (a rolling
+ * restart: each new worker listens before an old one drains), and on SIGTERM/SIGINT (or its parent
+ * going) drains every worker before it exits.
  */
 export function runPrimary(config: GatewayConfig, options: PrimaryOptions = {}): void {
   const logger = options.logger ?? pino({ name: "gateway", level: config.logLevel });
@@ -38,6 +41,7 @@ export function runPrimary(config: GatewayConfig, options: PrimaryOptions = {}):
   const maxRestartDelayMs = options.maxRestartDelayMs ?? 30_000;
   const stableAfterMs = options.stableAfterMs ?? 10_000;
   const drainTimeoutMs = options.drainTimeoutMs ?? 15_000;
+  const startTimeoutMs = options.startTimeoutMs ?? 30_000;
 
   // The counters live here; the workers' rate-limit evictions are this store's.
   const own = new Registry();
@@ -55,6 +59,9 @@ export function runPrimary(config: GatewayConfig, options: PrimaryOptions = {}):
   let quickDeaths = 0;
   let stopping = false;
   const restarts = new Set<NodeJS.Timeout>();
+  // Workers a rolling restart is bringing up or draining: their exit is the roll's to handle.
+  const rolling = new Set<Worker>();
+  let roll: Promise<void> | null = null;
 
   // Workers never read the parent's stdin: only the primary watches it (EXIT_WITH_PARENT).
   cluster.setupPrimary({ stdio: ["ignore", "inherit", "inherit", "ipc"] });
@@ -65,6 +72,7 @@ export function runPrimary(config: GatewayConfig, options: PrimaryOptions = {}):
     worker.on("message", (message: unknown) => {
       if (!answerConsume(store, worker, message)) answerMetrics(worker, message);
     });
+    return worker;
   };
 
   cluster.on("listening", (worker, address) => {
@@ -90,6 +98,7 @@ export function runPrimary(config: GatewayConfig, options: PrimaryOptions = {}):
       if (live.size === 0) finish(0);
       return;
     }
+    if (rolling.delete(worker)) return;
     if (!everListening && !state?.listening) {
       // No worker ever served: a bad start (supergraph, port, …) is not retried forever.
       log.error({ worker: worker.process.pid, code, signal }, "gateway worker failed to start; stopping");
@@ -132,6 +141,88 @@ export function runPrimary(config: GatewayConfig, options: PrimaryOptions = {}):
     }, drainTimeoutMs).unref();
   };
 
+  /** Resolves true once the worker listens, false if it exits or stays silent past `ms`. */
+  const listeningOf = (worker: Worker, ms: number) =>
+    new Promise<boolean>((resolve) => {
+      const done = (up: boolean) => {
+        clearTimeout(timer);
+        worker.off("listening", onListening);
+        worker.off("exit", onExit);
+        resolve(up);
+      };
+      const onListening = () => done(true);
+      const onExit = () => done(false);
+      const timer = setTimeout(() => done(false), ms);
+      worker.on("listening", onListening);
+      worker.on("exit", onExit);
+    });
+
+  /** Asks a worker to drain and resolves once it has exited (killed past drainTimeoutMs). */
+  const retire = (worker: Worker) =>
+    new Promise<void>((resolve) => {
+      if (worker.isDead()) return resolve();
+      const timer = setTimeout(() => {
+        log.error({ worker: worker.process.pid }, "gateway worker did not drain; killing it");
+        worker.process.kill("SIGKILL");
+      }, drainTimeoutMs);
+      worker.once("exit", (code, signal) => {
+        clearTimeout(timer);
+        log.info({ worker: worker.process.pid, code, signal }, "gateway worker retired");
+        resolve();
+      });
+      const message: StopMessage = { type: "gateway:stop" };
+      if (worker.isConnected()) worker.send(message);
+      else worker.process.kill("SIGTERM");
+    });
+
+  /**
+   * One worker at a time: fork its replacement, wait until it listens (it has loaded the
+   * supergraph, so its /readyz is 200), then drain the old one. Serving capacity never drops below
+   * N, and a replacement that cannot start leaves the old workers serving.
+   */
+  const rollingRestart = async () => {
+    const old = [...live.keys()];
+    log.info({ workers: old.map((w) => w.process.pid) }, "gateway workers rolling restart");
+    let replaced = 0;
+    for (const worker of old) {
+      if (stopping) return;
+      // One that died meanwhile was already replaced by the exit handler.
+      if (worker.isDead() || !live.has(worker)) continue;
+      const replacement = fork();
+      rolling.add(replacement);
+      const up = await listeningOf(replacement, startTimeoutMs);
+      rolling.delete(replacement);
+      if (stopping) return;
+      if (!up) {
+        log.error(
+          { worker: replacement.process.pid, replaced, keeping: [...live.keys()].map((w) => w.process.pid) },
+          "gateway worker failed to start; rolling restart aborted, the old workers keep serving",
+        );
+        if (!replacement.isDead()) {
+          rolling.add(replacement);
+          replacement.process.kill("SIGKILL");
+        }
+        return;
+      }
+      log.info({ worker: worker.process.pid, replacement: replacement.process.pid }, "gateway worker draining");
+      rolling.add(worker);
+      await retire(worker);
+      rolling.delete(worker);
+      replaced++;
+    }
+    log.info({ workers: [...live.keys()].map((w) => w.process.pid), replaced }, "gateway workers rolling restart done");
+  };
+
+  process.on("SIGHUP", () => {
+    if (stopping) return;
+    if (roll) {
+      log.info("gateway workers rolling restart already running; SIGHUP ignored");
+      return;
+    }
+    roll = rollingRestart().finally(() => {
+      roll = null;
+    });
+  });
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
   if (options.exitWithParent ?? process.env.EXIT_WITH_PARENT === "1") {

@@ -52,6 +52,9 @@ export function connectToPrimary(proc: NodeJS.Process = process): WorkerLink {
   channel.on("message", (message) => {
     if (isMessage<StopMessage>(message, "gateway:stop")) stop("primary asked");
   });
+  // SIGHUP is the primary's (a rolling restart): a hangup sent to the whole process group must not
+  // kill every worker at once while the primary replaces them one by one.
+  proc.on("SIGHUP", () => {});
   // The primary is gone (killed, crashed): nothing supervises this worker any more.
   proc.on("disconnect", () => stop("primary exited"));
   return {
