@@ -1,6 +1,6 @@
 /**
  * `npm run subgraph:add -- NAME [--port N]`: scaffolds `subgraphs/NAME/` (schema, resolvers,
- * loaders, storage, server, index) and `test/unit/NAME.test.ts`, lists it in
+ * loaders, storage, server, index) and `test/integration/NAME.test.ts`, lists it in
  * `schema/supergraph.yaml` on a free port, and composes `schema/supergraph.graphql`. `npm start`
  * then runs it, and a running gateway picks the new supergraph up by itself. Nothing is left
  * behind when a step fails (a name that clashes in composition, for example).
@@ -138,7 +138,7 @@ async function main(argv: string[]): Promise<number> {
         ...added.hints.map((h) => `  hint ${h}`),
         "",
         "Next:",
-        `  node --import tsx --test test/unit/${name}.test.ts   (its own test; npm test runs it too)`,
+        `  node --import tsx --test test/integration/${name}.test.ts   (its own test; npm test runs it too)`,
         "  npm start                          (runs it; a running gateway has already taken the new supergraph)",
         `  query it: { ${n.many}(first: 5) { id title createdAt } }`,
         "  npm run schema:check               (what the change means for clients), then commit",

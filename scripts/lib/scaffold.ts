@@ -282,7 +282,7 @@ await runService({
   start: (config, logger) => ${n.factory}({ ...config, logger }),
 });
 `,
-    [`test/unit/${n.name}.test.ts`]: `import assert from "node:assert/strict";
+    [`test/integration/${n.name}.test.ts`]: `import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { pino } from "pino";
 import { ${n.factory}, type ${n.pascal}Service } from "../../subgraphs/${n.name}/server.ts";

@@ -48,7 +48,7 @@ test("subgraph:add scaffolds a working service, lists it on a free port and comp
   ]) {
     assert.ok(existsSync(join(root, "subgraphs/gift-cards", file)), file);
   }
-  assert.ok(existsSync(join(root, "test/unit/gift-cards.test.ts")));
+  assert.ok(existsSync(join(root, "test/integration/gift-cards.test.ts")));
 
   const entry = readSupergraphEntries(join(root, "schema/supergraph.yaml")).find((e) => e.name === "gift-cards");
   assert.equal(entry?.routingUrl, `http://127.0.0.1:${added.port}/graphql`);
@@ -87,7 +87,7 @@ test("subgraph:add scaffolds a working service, lists it on a free port and comp
   const { NODE_TEST_CONTEXT: _, ...env } = process.env;
   const run = spawnSync(
     process.execPath,
-    ["--import", "tsx", "--test", "--test-reporter=tap", "test/unit/gift-cards.test.ts"],
+    ["--import", "tsx", "--test", "--test-reporter=tap", "test/integration/gift-cards.test.ts"],
     { cwd: root, encoding: "utf8", env },
   );
   assert.equal(run.status, 0, run.stdout + run.stderr);
@@ -106,7 +106,7 @@ test("a name that does not compose leaves nothing behind; bad names are refused"
   assert.equal(readFileSync(join(root, "schema/supergraph.yaml"), "utf8"), yaml);
   assert.equal(readFileSync(join(root, "schema/supergraph.graphql"), "utf8"), supergraph);
   assert.ok(!existsSync(join(root, "subgraphs/product")));
-  assert.ok(!existsSync(join(root, "test/unit/product.test.ts")));
+  assert.ok(!existsSync(join(root, "test/integration/product.test.ts")));
 
   for (const bad of ["Reviews", "kit", "shared", "../x", "a_b"]) {
     await assert.rejects(addSubgraph(bad, { root }), /is not a subgraph name/);
