@@ -163,8 +163,10 @@ describe("GATEWAY_WORKERS=2 without Redis", () => {
       await load;
     }
     assert.ok(served > 0);
-    // A connection the victim held open may fail with it; nothing else may.
-    assert.ok(failures.length <= 1, `failed: ${failures.join(", ")} of ${served + failures.length}`);
+    // What the victim held when it died may fail with it: the request in flight on its connection,
+    // and one the primary had just handed it (kill -9 leaves no drain; a rolling restart loses none,
+    // see workers-rolling.test.ts). Nothing after the replacement may fail.
+    assert.ok(failures.length <= 2, `failed: ${failures.join(", ")} of ${served + failures.length}`);
     const after = await Promise.all(Array.from({ length: 4 }, () => post("{ products(first: 1) { totalCount } }")));
     assert.ok(after.every((r) => r.status === 200));
   });
