@@ -8,27 +8,10 @@ import { Redis } from "ioredis";
 import { loadConfig } from "../../gateway/config.ts";
 import { createGateway, type Gateway } from "../../gateway/gateway.ts";
 import { createRedisStore } from "../../gateway/guards/redis-store.ts";
+import { REDIS_URL, redisSkip } from "../helpers/redis.ts";
 import { type Services, silent, startServices } from "../helpers/services.ts";
 
-const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
-
-/** Redis must be there in CI; elsewhere these tests skip, saying why. */
-async function redisAvailable(): Promise<boolean> {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1000 });
-  probe.on("error", () => {});
-  try {
-    await probe.connect();
-    return (await probe.ping()) === "PONG";
-  } catch (error) {
-    if (process.env.CI === "true") throw new Error(`Redis at ${REDIS_URL} is required in CI: ${error}`);
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-const available = await redisAvailable();
-const skip = available ? false : `no Redis at ${REDIS_URL} (set TEST_REDIS_URL; required when CI=true)`;
+const skip = redisSkip;
 
 async function removeKeys(redis: Redis, prefix: string) {
   let cursor = "0";

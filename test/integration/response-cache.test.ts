@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { Redis } from "ioredis";
+import { REDIS_URL, redisSkip } from "../helpers/redis.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
 const CATALOGUE = "query Catalogue { products(first: 5) { nodes { id name stock } totalCount } }";
@@ -105,25 +106,7 @@ describe("response cache off", () => {
   });
 });
 
-const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
-
-/** Redis must be there in CI; elsewhere these tests skip, saying why. */
-async function redisAvailable(): Promise<boolean> {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1000 });
-  probe.on("error", () => {});
-  try {
-    await probe.connect();
-    return (await probe.ping()) === "PONG";
-  } catch (error) {
-    if (process.env.CI === "true") throw new Error(`Redis at ${REDIS_URL} is required in CI: ${error}`);
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-const available = await redisAvailable();
-const skip = available ? false : `no Redis at ${REDIS_URL} (set TEST_REDIS_URL; required when CI=true)`;
+const skip = redisSkip;
 
 describe("response cache in Redis, shared by two gateways", { skip }, () => {
   let a: Stack;
