@@ -84,7 +84,8 @@ const NOTES = `## How to read this
 - **Counting.** Only answers byte-identical to the one verified before the run (HTTP 200, no
   \`errors\`, no nulls, the same data from every target) count; anything else is a wrong answer.
   req/s = right answers / seconds. p50/p99 are autocannon's, averaged over rounds.
-  CPU ms/req = utime + stime of the target process (/proc/PID/stat) over the rounds / right answers;
+  CPU ms/req = utime + stime of the target process (/proc/PID/stat) over the rounds / right answers
+  (this gateway runs as one process, \`GATEWAY_WORKERS=1\`, like the bare one);
   for "subgraph direct" that process is the subgraphs'. Peak RSS is VmHWM over the whole run.
 - **Noise.** Load, gateways and subgraphs share the machine; rounds alternate their order so drift
   falls on every target alike. CPU per request is the steadiest figure; compare within one run.
@@ -269,7 +270,9 @@ try {
   const gateway = await startGateway({
     supergraphPath,
     dir,
-    env: { ...base, IDENTITY_PRIVATE_KEY: identityKeys.privateKey, ...settings.gatewayEnv },
+    // One process, as the bare gateway is: CPU and RSS are read off that process (production's
+    // default runs a worker per core; BENCH_GATEWAY_ENV='{"GATEWAY_WORKERS":"2"}' compares that).
+    env: { ...base, IDENTITY_PRIVATE_KEY: identityKeys.privateKey, GATEWAY_WORKERS: "1", ...settings.gatewayEnv },
     nodeOptions: settings.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${settings.profileDir}`] : [],
   });
   children.push(gateway.child);
