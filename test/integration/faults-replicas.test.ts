@@ -12,6 +12,7 @@ import { loadConfig } from "../../gateway/config.ts";
 import { createGateway, type Gateway } from "../../gateway/gateway.ts";
 import { createProviderSandbox } from "../../sandbox/server.ts";
 import { createTestIdentityKeys } from "../helpers/identity.ts";
+import { type Outcome, steadyLoad as steadyLoadOf } from "../helpers/load.ts";
 import { type ServiceProcess, startServiceProcess } from "../helpers/processes.ts";
 import { composeFor, silent } from "../helpers/services.ts";
 
@@ -112,48 +113,13 @@ async function graphql(query: string, variables: Record<string, unknown> = {}): 
   return { status: res.status, body: (await res.json()) as Answer["body"] };
 }
 
-interface Outcome {
-  started: number;
-  finished: number;
-  ok: boolean;
-  detail: string;
-}
-
-/** Clients querying in a loop until stopped; every answer is kept with its start and end time. */
+/** Clients querying in a loop until stopped (test/helpers/load.ts). */
 function steadyLoad(clients: number) {
-  const outcomes: Outcome[] = [];
-  let running = true;
-  const loops = Array.from({ length: clients }, async () => {
-    while (running) {
-      const started = Date.now();
-      let ok = false;
-      let detail = "";
-      try {
-        const res = await graphql(QUERY);
-        ok = res.status === 200 && res.body.errors === undefined && res.body.data != null;
-        if (!ok) detail = `${res.status} ${JSON.stringify(res.body.errors)}`;
-      } catch (error) {
-        detail = String(error);
-      }
-      outcomes.push({ started, finished: Date.now(), ok, detail });
-    }
+  return steadyLoadOf(clients, () => async () => {
+    const res = await graphql(QUERY);
+    const ok = res.status === 200 && res.body.errors === undefined && res.body.data != null;
+    return { ok, detail: ok ? "" : `${res.status} ${JSON.stringify(res.body.errors)}` };
   });
-  return {
-    outcomes,
-    /** Resolves once `count` more answers have come back (bounded). */
-    async more(count: number) {
-      const target = outcomes.length + count;
-      for (const deadline = Date.now() + 20_000; outcomes.length < target; ) {
-        if (Date.now() > deadline) throw new Error(`load stalled at ${outcomes.length} answers`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    },
-    async stop() {
-      running = false;
-      await Promise.all(loops);
-      return outcomes;
-    },
-  };
 }
 
 /** GraphQL requests an instance has answered so far (its own /metrics). */

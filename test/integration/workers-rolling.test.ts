@@ -6,19 +6,12 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Agent, fetch as fetchOver } from "undici";
 import { type LogLine, type Running, startGateway } from "../helpers/gateway-process.ts";
+import { steadyLoad as steadyLoadOf } from "../helpers/load.ts";
 import { type Services, startServices } from "../helpers/services.ts";
 
 const LIMIT = 5;
 const QUERY = "{ products(first: 1) { totalCount } }";
 const CLIENTS = 6;
-
-interface Outcome {
-  requestId: string;
-  started: number;
-  finished: number;
-  ok: boolean;
-  detail: string;
-}
 
 describe("SIGHUP to the primary of GATEWAY_WORKERS=2: a rolling restart of the workers", () => {
   let services: Services;
@@ -71,46 +64,16 @@ describe("SIGHUP to the primary of GATEWAY_WORKERS=2: a rolling restart of the w
     };
   };
 
-  /** Clients querying in a loop until stopped; every answer is kept with its start and end time. */
-  const steadyLoad = () => {
-    const outcomes: Outcome[] = [];
-    let running = true;
-    const loops = Array.from({ length: CLIENTS }, async () => {
+  /** Clients querying in a loop until stopped, each on its own kept-alive connection (test/helpers/load.ts). */
+  const steadyLoad = () =>
+    steadyLoadOf(CLIENTS, () => {
       const post = client();
-      while (running) {
-        const requestId = randomUUID();
-        const started = Date.now();
-        let ok = false;
-        let detail = "";
-        let served = requestId;
-        try {
-          const res = await post(QUERY);
-          served = res.requestId;
-          ok = res.status === 200 && res.body.errors === undefined && res.body.data != null;
-          if (!ok) detail = `${res.status} ${JSON.stringify(res.body.errors)}`;
-        } catch (error) {
-          detail = String((error as Error).cause ?? error);
-        }
-        outcomes.push({ requestId: served, started, finished: Date.now(), ok, detail });
-      }
+      return async () => {
+        const res = await post(QUERY);
+        const ok = res.status === 200 && res.body.errors === undefined && res.body.data != null;
+        return { ok, detail: ok ? "" : `${res.status} ${JSON.stringify(res.body.errors)}`, requestId: res.requestId };
+      };
     });
-    return {
-      outcomes,
-      /** Resolves once `count` more answers have come back (bounded). */
-      async more(count: number) {
-        const target = outcomes.length + count;
-        for (const deadline = Date.now() + 20_000; outcomes.length < target; ) {
-          if (Date.now() > deadline) throw new Error(`load stalled at ${outcomes.length} answers`);
-          await new Promise((r) => setTimeout(r, 10));
-        }
-      },
-      async stop() {
-        running = false;
-        await Promise.all(loops);
-        return outcomes;
-      },
-    };
-  };
 
   /** The pid of the worker that logged this request. */
   const servedBy = async (requestId: string) =>
