@@ -57,7 +57,10 @@ async function startShop(
   dirs.push(dir);
   const names = ["PORT", "USERS_PORT", "PRODUCTS_PORT", "ORDERS_PORT", "PAYMENTS_PORT", "PAYMENT_PROVIDER_PORT"];
   const ports: Record<string, string> = {};
-  for (const name of names) ports[name] = String(await freePort());
+  // Replicas listen `REPLICA_PORT_STEP` apart from the first instance: those ports must be free too.
+  const step = Number(env.REPLICA_PORT_STEP ?? 100);
+  const above = Array.from({ length: Number(env.REPLICAS ?? 1) - 1 }, (_, k) => (k + 1) * step);
+  for (const name of names) ports[name] = String(await freePort(above));
   const launcher = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
     env: { ...process.env, ...ports, ...testDatabaseEnv(), DATA_DIR: dir, LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
