@@ -64,6 +64,14 @@ export interface GatewayConfig {
    * @default the number of cores in production, 1 otherwise
    */
   readonly workers: number;
+  /**
+   * GATEWAY_HEAP_GROWTH_PERCENT: how far V8 lets the heap grow past what the last full collection
+   * kept before it collects again (V8's `--heap-growing-percent`). Under load V8's own heuristic lets
+   * a gateway's heap grow to several times its live set (about 70 MB) before collecting; 0 leaves
+   * V8's heuristic. Measured in bench/RESULTS.md.
+   * @default 50
+   */
+  readonly heapGrowthPercent: number;
   /** NODE_ENV=production: no introspection, stack traces or field suggestions. */
   readonly production: boolean;
   /**
@@ -216,6 +224,7 @@ const ENVIRONMENT = z.object({
   HOST: text,
   SUPERGRAPH_PATH: text,
   GATEWAY_WORKERS: integer(1, 1024),
+  GATEWAY_HEAP_GROWTH_PERCENT: integer(0, 1000),
   IDENTITY_PRIVATE_KEY: text,
   METRICS_PORT: integer(0, 65535),
   METRICS_HOST: text,
@@ -381,6 +390,7 @@ function configOf(env: Environment, production: boolean): GatewayConfig {
     host,
     supergraphPath: resolve(env.SUPERGRAPH_PATH ?? "schema/supergraph.graphql"),
     workers: env.GATEWAY_WORKERS ?? (production ? availableParallelism() : 1),
+    heapGrowthPercent: env.GATEWAY_HEAP_GROWTH_PERCENT ?? 50,
     production,
     identityKey,
     metricsAccess: {

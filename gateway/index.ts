@@ -1,4 +1,5 @@
 import "./no-telemetry.ts";
+import { setFlagsFromString } from "node:v8";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createGateway } from "./gateway.ts";
 import { connectToPrimary, isWorker, runPrimary } from "./workers/index.ts";
@@ -12,6 +13,8 @@ async function main() {
     console.error(`gateway: ${error instanceof ConfigError || error instanceof TypeError ? error.message : error}`);
     process.exit(2);
   }
+  // Read by V8 at every full collection, so setting it now, before the first request, is in time.
+  if (config.heapGrowthPercent > 0) setFlagsFromString(`--heap-growing-percent=${config.heapGrowthPercent}`);
   // GATEWAY_WORKERS > 1: this process only supervises; the workers run this same file and serve.
   if (config.workers > 1 && !isWorker()) return runPrimary(config);
   const link = isWorker() ? connectToPrimary() : null;

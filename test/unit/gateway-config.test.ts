@@ -134,3 +134,12 @@ test("the upstream's deadline, circuits, probes and retry budget: defaults, valu
     );
   }
 });
+
+test("the heap growth bound: 50% by default, 0 leaves V8's heuristic, anything else is refused by name", () => {
+  assert.equal(loadConfig({}).heapGrowthPercent, 50);
+  assert.equal(loadConfig({ GATEWAY_HEAP_GROWTH_PERCENT: "0" }).heapGrowthPercent, 0);
+  assert.equal(loadConfig({ GATEWAY_HEAP_GROWTH_PERCENT: "120" }).heapGrowthPercent, 120);
+  for (const raw of ["-1", "1001", "lots", "2.5"]) {
+    assert.throws(() => loadConfig({ GATEWAY_HEAP_GROWTH_PERCENT: raw }), /GATEWAY_HEAP_GROWTH_PERCENT/);
+  }
+});
