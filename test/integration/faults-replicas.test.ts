@@ -146,8 +146,12 @@ const signature = (attempt: number) => ({
   quantity: 1 + Math.floor(attempt / 60),
 });
 
+// A bound for a hung test, not a speed claim: eight restarts on PostgreSQL with the machine's two
+// cores busy took over 60 s.
+const FAULT_TEST_BOUND = 180_000;
+
 test("kill -9 one of two replicas of each subgraph in turn under steady load: no failed query, no mutation twice", {
-  timeout: 60_000,
+  timeout: FAULT_TEST_BOUND,
 }, async (t) => {
   const attempts: { attempt: number; ok: boolean; id?: string }[] = [];
   let attempt = 0;
@@ -213,7 +217,7 @@ test("kill -9 one of two replicas of each subgraph in turn under steady load: no
 });
 
 test("a rolling restart of every replica of every service under load: no failed query", {
-  timeout: 60_000,
+  timeout: FAULT_TEST_BOUND,
 }, async (t) => {
   const load = steadyLoad(4);
   await load.more(10);
