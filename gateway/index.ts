@@ -1,7 +1,6 @@
 import "./no-telemetry.ts";
 import { setFlagsFromString } from "node:v8";
 import { ConfigError, loadConfig } from "./config.ts";
-import { createGateway } from "./gateway.ts";
 import { connectToPrimary, isWorker, runPrimary } from "./workers/index.ts";
 
 /** The gateway alone: `npm run gateway -- --supergraph FILE --port N` (or SUPERGRAPH_PATH and PORT). */
@@ -16,7 +15,9 @@ async function main() {
   // Read by V8 at every full collection, so setting it now, before the first request, is in time.
   if (config.heapGrowthPercent > 0) setFlagsFromString(`--heap-growing-percent=${config.heapGrowthPercent}`);
   // GATEWAY_WORKERS > 1: this process only supervises; the workers run this same file and serve.
+  // It never loads the gateway itself (federation, Apollo Server, Fastify): the workers start sooner.
   if (config.workers > 1 && !isWorker()) return runPrimary(config);
+  const { createGateway } = await import("./gateway.ts");
   const link = isWorker() ? connectToPrimary() : null;
   const gateway = await createGateway(
     config,

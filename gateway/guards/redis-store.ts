@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { loadRedis } from "../optional-modules.ts";
 import type { LimitDecision, LimitRequest, LimitStore } from "./store.ts";
 
 export interface RedisStoreOptions {
@@ -73,7 +74,8 @@ interface GuardRedis extends Redis {
 
 export function createRedisStore(options: RedisStoreOptions): LimitStore & { readonly redis: Redis } {
   const prefix = options.keyPrefix ?? "shop:ratelimit:";
-  const redis = new Redis(options.url, {
+  const RedisClient = loadRedis();
+  const redis = new RedisClient(options.url, {
     commandTimeout: options.commandTimeoutMs ?? 500,
     maxRetriesPerRequest: 1,
     // Commands wait for the first connection (bounded by commandTimeout); see DOWN below.

@@ -1,18 +1,10 @@
 import type { ApolloServerPlugin } from "@apollo/server";
 import { context, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { Resource } from "@opentelemetry/resources";
-import {
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-} from "@opentelemetry/sdk-trace-base";
+import type { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import type { FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import type { RequestRecord } from "../context.ts";
+import { loadTracingSdk } from "../optional-modules.ts";
 
 export interface TracingOptions {
   /** Full OTLP/HTTP traces URL (…/v1/traces). Spans go nowhere else. */
@@ -58,6 +50,16 @@ export function startTracing(options: TracingOptions): Tracing | null {
       return null;
     }
     const ratio = options.sampleRatio ?? 1;
+    const {
+      AsyncLocalStorageContextManager,
+      BasicTracerProvider,
+      BatchSpanProcessor,
+      OTLPTraceExporter,
+      ParentBasedSampler,
+      Resource,
+      TraceIdRatioBasedSampler,
+      W3CTraceContextPropagator,
+    } = loadTracingSdk();
     const provider = new BasicTracerProvider({
       resource: new Resource({ "service.name": options.serviceName }),
       sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) }),

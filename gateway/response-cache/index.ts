@@ -3,8 +3,8 @@ import type { ApolloServerPlugin, GraphQLRequestContext } from "@apollo/server";
 import responseCachePlugin from "@apollo/server-plugin-response-cache";
 import { InMemoryLRUCache, type KeyValueCache } from "@apollo/utils.keyvaluecache";
 import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from "graphql";
-import { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { loadRedis } from "../optional-modules.ts";
 
 export interface ResponseCacheConfig {
   /** RESPONSE_CACHE: cache whole PUBLIC answers. @default true */
@@ -108,6 +108,7 @@ function redisGeneration(
   const counterKey = `${prefix}generation`;
   const channel = `${prefix}invalidations`;
   const redisOptions = { commandTimeout: 500, maxRetriesPerRequest: 1, lazyConnect: false };
+  const Redis = loadRedis();
   const redis = new Redis(config.redisUrl!, redisOptions);
   const subscriber = new Redis(config.redisUrl!, redisOptions);
   let lastError = 0;

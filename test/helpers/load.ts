@@ -15,13 +15,16 @@ export type Ask = () => Promise<{ ok: boolean; detail: string; requestId?: strin
 /**
  * `clients` loops, each with its own `ask` (its own connection, if it keeps one), querying until
  * stopped; every answer is kept with its start and end time, so a test can prove what was in flight.
+ * The load also ends by itself after `maxSeconds`, so that a test that failed or timed out before
+ * stopping it does not leave it querying (and its file running) for ever.
  */
-export function steadyLoad(clients: number, makeAsk: () => Ask) {
+export function steadyLoad(clients: number, makeAsk: () => Ask, maxSeconds = 240) {
   const outcomes: Outcome[] = [];
   let running = true;
+  const endsAt = Date.now() + maxSeconds * 1000;
   const loops = Array.from({ length: clients }, async () => {
     const ask = makeAsk();
-    while (running) {
+    while (running && Date.now() < endsAt) {
       const started = Date.now();
       try {
         const { ok, detail, requestId = "" } = await ask();
