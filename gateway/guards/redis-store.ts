@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { loadRedis } from "../optional-modules.ts";
+import { loadRedis } from "../../common/index.ts";
 import type { LimitDecision, LimitRequest, LimitStore } from "./store.ts";
 
 export interface RedisStoreOptions {

@@ -3,8 +3,8 @@ import { context, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode
 import type { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import type { FastifyRequest } from "fastify";
 import type { Logger } from "pino";
+import { loadTracingSdk } from "../../common/index.ts";
 import type { RequestRecord } from "../context.ts";
-import { loadTracingSdk } from "../optional-modules.ts";
 
 export interface TracingOptions {
   /** Full OTLP/HTTP traces URL (…/v1/traces). Spans go nowhere else. */

@@ -4,7 +4,7 @@ import responseCachePlugin from "@apollo/server-plugin-response-cache";
 import { InMemoryLRUCache, type KeyValueCache } from "@apollo/utils.keyvaluecache";
 import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from "graphql";
 import type { Logger } from "pino";
-import { loadRedis } from "../optional-modules.ts";
+import { loadRedis } from "../../common/index.ts";
 
 export interface ResponseCacheConfig {
   /** RESPONSE_CACHE: cache whole PUBLIC answers. @default true */

@@ -1,9 +1,6 @@
 import { context, propagation, trace } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { Resource } from "@opentelemetry/resources";
-import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import type { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
+import { loadTracingSdk } from "../../common/index.ts";
 
 let provider: BasicTracerProvider | null = null;
 let users = 0;
@@ -15,6 +12,14 @@ let users = 0;
  */
 export function startServiceTracing(serviceName: string, url: string): () => Promise<void> {
   if (provider === null) {
+    const {
+      AsyncLocalStorageContextManager,
+      BasicTracerProvider,
+      BatchSpanProcessor,
+      OTLPTraceExporter,
+      Resource,
+      W3CTraceContextPropagator,
+    } = loadTracingSdk();
     provider = new BasicTracerProvider({
       resource: new Resource({ "service.name": serviceName }),
       spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url }), { scheduledDelayMillis: 1000 })],

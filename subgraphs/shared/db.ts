@@ -14,8 +14,8 @@ import {
   sql,
   type Transaction,
 } from "kysely";
-import pg from "pg";
 import type { Logger } from "pino";
+import { loadPg } from "../../common/index.ts";
 
 export type Engine = "sqlite" | "postgres";
 
@@ -121,6 +121,7 @@ export class Database<DB> {
     if (!SCHEMA_NAME.test(schema)) {
       throw new TypeError(`schema name "${schema}" must be lower-case letters, digits and _ (at most 63)`);
     }
+    const pg = loadPg();
     const pool = new pg.Pool({
       connectionString: url,
       max: options.databasePoolSize ?? 10,
