@@ -207,16 +207,21 @@ export async function createOAuthServer(options: OAuthServerOptions): Promise<OA
     ids.add(client.id);
   }
 
-  for (const client of clients) {
-    const changed = await storedClient(client, await repository.findClient(client.id));
-    if (changed) await repository.upsertClient(changed);
-  }
-  if (options.seedDemoClient && !ids.has(DEMO_OAUTH_CLIENT.id)) {
-    ids.add(DEMO_OAUTH_CLIENT.id);
-    if (!(await repository.findClient(DEMO_OAUTH_CLIENT.id))) {
-      await repository.insertClientIfMissing((await storedClient(DEMO_OAUTH_CLIENT, null))!);
-    }
-  }
+  // Checking and hashing secrets is scrypt on libuv's pool: every client's side by side, not in turn.
+  const seedDemo = options.seedDemoClient === true && !ids.has(DEMO_OAUTH_CLIENT.id);
+  await Promise.all([
+    ...clients.map(async (client) => {
+      const changed = await storedClient(client, await repository.findClient(client.id));
+      if (changed) await repository.upsertClient(changed);
+    }),
+    seedDemo &&
+      (async () => {
+        if (!(await repository.findClient(DEMO_OAUTH_CLIENT.id))) {
+          await repository.insertClientIfMissing((await storedClient(DEMO_OAUTH_CLIENT, null))!);
+        }
+      })(),
+  ]);
+  if (seedDemo) ids.add(DEMO_OAUTH_CLIENT.id);
   await repository.deleteClientsExcept([...ids]);
 
   // Per instance, not per request: which credentials already passed scrypt, tied to the hash they

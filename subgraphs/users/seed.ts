@@ -32,12 +32,16 @@ export const SEED_USERS = [
 
 /** Inserts the seed accounts that are missing; existing rows (and changed passwords) are left alone. */
 export async function seedUsers(users: UsersRepository): Promise<number> {
+  const missing = [];
+  for (const seed of SEED_USERS) {
+    if (!((await users.findByEmail(seed.email)) || (await users.findById(seed.id)))) missing.push(seed);
+  }
+  // Each hash is a deliberately slow scrypt on libuv's pool: computed side by side, not in turn.
+  // Seed passwords are shorter than register allows; they bypass its rules on purpose.
+  const hashes = await Promise.all(missing.map(({ password }) => hashPassword(password)));
   let inserted = 0;
-  for (const { password, ...user } of SEED_USERS) {
-    if ((await users.findByEmail(user.email)) || (await users.findById(user.id))) continue;
-    // Seed passwords are shorter than register allows; they bypass its rules on purpose.
-    const created = await users.create({ ...user, passwordHash: await hashPassword(password) });
-    if (created) inserted++;
+  for (const [i, { password: _, ...user }] of missing.entries()) {
+    if (await users.create({ ...user, passwordHash: hashes[i]! })) inserted++;
   }
   return inserted;
 }

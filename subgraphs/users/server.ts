@@ -66,14 +66,15 @@ export async function createUsersService(options: UsersServiceOptions): Promise<
     () => db.close(),
     async () => {
       const users = new SqlUsersRepository(db);
-      if (options.seed ?? true) await seedUsers(users);
-      const tokens = await createTokenIssuer({
+      // Independent tables, and the seeding and client set-up wait mostly on scrypt: side by side.
+      const seeding = (options.seed ?? true) ? seedUsers(users) : null;
+      const issuing = createTokenIssuer({
         keys: new SqlSigningKeyRepository(db),
         issuer: options.tokenIssuer ?? DEFAULT_TOKEN_ISSUER,
         audience: options.tokenAudience ?? DEFAULT_TOKEN_AUDIENCE,
         ttlSeconds: options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS,
       });
-      const oauth = await createOAuthServer({
+      const authorizing = createOAuthServer({
         repository: new SqlOAuthRepository(db),
         clients: options.oauthClients ?? [],
         seedDemoClient: options.seed ?? true,
@@ -81,6 +82,11 @@ export async function createUsersService(options: UsersServiceOptions): Promise<
         issuer: options.tokenIssuer ?? DEFAULT_TOKEN_ISSUER,
         audience: options.tokenAudience ?? DEFAULT_TOKEN_AUDIENCE,
       });
+      // Every one finished before a failure of one closes the database under the others.
+      await Promise.allSettled([seeding, issuing, authorizing]);
+      await seeding;
+      const tokens = await issuing;
+      const oauth = await authorizing;
 
       const service = await createSubgraphService<UsersLoaders>({
         ...options,
