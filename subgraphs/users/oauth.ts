@@ -207,9 +207,10 @@ export async function createOAuthServer(options: OAuthServerOptions): Promise<OA
     ids.add(client.id);
   }
 
-  // Checking and hashing secrets is scrypt on libuv's pool: every client's side by side, not in turn.
+  // Checking and hashing secrets is scrypt on libuv's pool: every client's side by side, not in
+  // turn, and all of them finished before a failure of one is reported.
   const seedDemo = options.seedDemoClient === true && !ids.has(DEMO_OAUTH_CLIENT.id);
-  await Promise.all([
+  const stored = await Promise.allSettled([
     ...clients.map(async (client) => {
       const changed = await storedClient(client, await repository.findClient(client.id));
       if (changed) await repository.upsertClient(changed);
@@ -221,6 +222,7 @@ export async function createOAuthServer(options: OAuthServerOptions): Promise<OA
         }
       })(),
   ]);
+  for (const outcome of stored) if (outcome.status === "rejected") throw outcome.reason;
   if (seedDemo) ids.add(DEMO_OAUTH_CLIENT.id);
   await repository.deleteClientsExcept([...ids]);
 
