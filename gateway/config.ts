@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { GATEWAY_ISSUER, type IdentitySigningKey, resolveIdentityKeys } from "../common/index.ts";
 import { DEFAULT_THROTTLE_EXEMPT, type GuardsConfig, parseCidrs, parseOverrides } from "./guards/index.ts";
+import { DEFAULT_HEAP_GROWTH_PERCENT, MAX_HEAP_GROWTH_PERCENT } from "./heap.ts";
 import { type ObservabilityConfig, tracesUrlOf } from "./observability/index.ts";
 import type { ResponseCacheConfig } from "./response-cache/index.ts";
 import type { TrustedDocumentsConfig } from "./trusted-documents/index.ts";
@@ -224,7 +225,7 @@ const ENVIRONMENT = z.object({
   HOST: text,
   SUPERGRAPH_PATH: text,
   GATEWAY_WORKERS: integer(1, 1024),
-  GATEWAY_HEAP_GROWTH_PERCENT: integer(0, 1000),
+  GATEWAY_HEAP_GROWTH_PERCENT: integer(0, MAX_HEAP_GROWTH_PERCENT),
   IDENTITY_PRIVATE_KEY: text,
   METRICS_PORT: integer(0, 65535),
   METRICS_HOST: text,
@@ -390,7 +391,7 @@ function configOf(env: Environment, production: boolean): GatewayConfig {
     host,
     supergraphPath: resolve(env.SUPERGRAPH_PATH ?? "schema/supergraph.graphql"),
     workers: env.GATEWAY_WORKERS ?? (production ? availableParallelism() : 1),
-    heapGrowthPercent: env.GATEWAY_HEAP_GROWTH_PERCENT ?? 50,
+    heapGrowthPercent: env.GATEWAY_HEAP_GROWTH_PERCENT ?? DEFAULT_HEAP_GROWTH_PERCENT,
     production,
     identityKey,
     metricsAccess: {

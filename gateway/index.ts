@@ -1,6 +1,7 @@
 import "./no-telemetry.ts";
-import { setFlagsFromString } from "node:v8";
+import { flushCodeCache } from "../common/code-cache.ts";
 import { ConfigError, loadConfig } from "./config.ts";
+import { applyHeapGrowth } from "./heap.ts";
 import { connectToPrimary, isWorker, runPrimary } from "./workers/index.ts";
 
 /** The gateway alone: `npm run gateway -- --supergraph FILE --port N` (or SUPERGRAPH_PATH and PORT). */
@@ -13,7 +14,7 @@ async function main() {
     process.exit(2);
   }
   // Read by V8 at every full collection, so setting it now, before the first request, is in time.
-  if (config.heapGrowthPercent > 0) setFlagsFromString(`--heap-growing-percent=${config.heapGrowthPercent}`);
+  applyHeapGrowth(config.heapGrowthPercent);
   // GATEWAY_WORKERS > 1: this process only supervises; the workers run this same file and serve.
   // It never loads the gateway itself (federation, Apollo Server, Fastify): the workers start sooner.
   if (config.workers > 1 && !isWorker()) return runPrimary(config);
@@ -25,6 +26,7 @@ async function main() {
   );
   link?.attach(gateway);
   const url = await gateway.listen();
+  flushCodeCache();
   // A worker's listening is announced by the primary, once every worker listens.
   if (!link) gateway.logger.info({ url: `${url}/graphql`, supergraph: config.supergraphPath }, "gateway listening");
 

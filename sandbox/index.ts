@@ -1,6 +1,7 @@
 // The payment-provider sandbox process: a local stand-in for a Stripe-like provider, not a subgraph.
 import { pino } from "pino";
 import { z } from "zod";
+import { flushCodeCache } from "../common/code-cache.ts";
 import { isLoopbackHost } from "../common/identity-keys.ts";
 import { stopOnSignals } from "../common/lifecycle.ts";
 import { createProviderSandbox } from "./server.ts";
@@ -46,6 +47,15 @@ const config = Object.freeze({
 });
 const logger = pino({ name: "payment-provider-sandbox", level: config.LOG_LEVEL });
 const sandbox = createProviderSandbox({ apiKey: config.PAYMENT_PROVIDER_API_KEY, logger });
-const url = await sandbox.listen(config.PORT, config.HOST);
-console.log(`payment provider sandbox ready at ${url}`);
-stopOnSignals(sandbox, logger);
+// No top-level await: the compiled bundle is CommonJS.
+sandbox.listen(config.PORT, config.HOST).then(
+  (url) => {
+    console.log(`payment provider sandbox ready at ${url}`);
+    flushCodeCache();
+    stopOnSignals(sandbox, logger);
+  },
+  (error: unknown) => {
+    console.error("payment provider sandbox: failed to start:", error);
+    process.exit(1);
+  },
+);

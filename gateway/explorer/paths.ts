@@ -1,12 +1,11 @@
 // Where the explorer's browser code lives: its sources and the bundle built from them.
-import { dirname, join } from "node:path";
+import { dirname, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
-// Compiled to dist/gateway/explorer/, it still serves the sources and bundle kept beside the TypeScript.
-const compiled = dirname(fileURLToPath(import.meta.url));
-const here = compiled.endsWith(join("dist", "gateway", "explorer"))
-  ? join(compiled, "..", "..", "..", "gateway", "explorer")
-  : compiled;
+// Compiled into dist/gateway/index.cjs, it still serves the sources and bundle kept beside the TypeScript.
+const moduleDir = dirname(fileURLToPath(import.meta.url));
+const dist = moduleDir.lastIndexOf(`${sep}dist${sep}gateway`);
+const here = dist === -1 ? moduleDir : join(moduleDir.slice(0, dist), "gateway", "explorer");
 
 /** Browser sources (bundled by scripts/build-explorer.ts, except the status page's plain script). */
 export const CLIENT_DIR = join(here, "client");

@@ -3,6 +3,21 @@ import { join } from "node:path";
 
 /** The folders `npm run build` compiles to dist/. */
 export const SOURCE_ROOTS = ["gateway", "subgraphs", "common", "sandbox"] as const;
+/**
+ * The processes `npm run build` bundles, as their TypeScript entries: the gateway, the payment
+ * provider's sandbox and every subgraph (a folder under subgraphs/ with a schema.graphql and an
+ * index.ts; kit/ and shared/ are libraries).
+ */
+export function entriesOf(root: string): string[] {
+  const subgraphs = readdirSync(join(root, "subgraphs"), { withFileTypes: true })
+    .filter((dir) => dir.isDirectory())
+    .map((dir) => dir.name)
+    .filter((name) => existsSync(join(root, "subgraphs", name, "schema.graphql")))
+    .filter((name) => existsSync(join(root, "subgraphs", name, "index.ts")))
+    .sort();
+  return ["gateway/index.ts", "sandbox/index.ts", ...subgraphs.map((name) => `subgraphs/${name}/index.ts`)];
+}
+
 /** Written by `npm run build` when dist/ is complete. */
 export const BUILD_STAMP = ".build-stamp";
 

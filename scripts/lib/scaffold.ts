@@ -276,7 +276,7 @@ export async function ${n.factory}(options: ${n.pascal}ServiceOptions): Promise<
 import { runService } from "../kit/run.ts";
 import { ${n.factory} } from "./server.ts";
 
-await runService({
+runService({
   name: "${n.name}",
   defaultPort: ${port},
   start: (config, logger) => ${n.factory}({ ...config, logger }),

@@ -3,7 +3,7 @@ import { variable } from "../kit/config.ts";
 import { runService } from "../kit/run.ts";
 import { createOrdersService } from "./server.ts";
 
-await runService({
+runService({
   name: "orders",
   defaultPort: 4003,
   // Payments reads the order it charges and marks it paid; orders calls products as itself.

@@ -4,7 +4,7 @@ import { ConfigError, variable } from "../kit/config.ts";
 import { runService } from "../kit/run.ts";
 import { createPaymentsService } from "./server.ts";
 
-await runService({
+runService({
   name: "payments",
   defaultPort: 4004,
   // Payments calls orders as itself.

@@ -3,7 +3,7 @@ import { variable } from "../kit/config.ts";
 import { runService } from "../kit/run.ts";
 import { createProductsService } from "./server.ts";
 
-await runService({
+runService({
   name: "products",
   defaultPort: 4002,
   // A day at most: a longer hold would keep unsold stock off sale for no reason.

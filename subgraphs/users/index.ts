@@ -3,7 +3,7 @@ import { runService } from "../kit/run.ts";
 import { usersService } from "./config.ts";
 import { createUsersService } from "./server.ts";
 
-await runService({
+runService({
   ...usersService,
   start: (config, logger) =>
     createUsersService({
