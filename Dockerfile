@@ -6,7 +6,8 @@
 
 ARG NODE_VERSION=20
 
-# Compiles the TypeScript to dist/ (npm ci runs the build through the prepare script).
+# Bundles each process into dist/ and makes its V8 code cache on this same Node.js (npm ci runs the
+# build through the prepare script).
 FROM node:${NODE_VERSION}-bookworm-slim AS builder
 WORKDIR /app
 COPY . .

@@ -12,8 +12,8 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { SourceMap } from "node:module";
-import { join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { transformSync } from "esbuild";
 
@@ -81,8 +81,8 @@ function location(url: string): string {
 }
 
 /** The package a frame belongs to, the project file, a Node.js subsystem, or the engine itself. */
-function moduleOf(frame: CallFrame): string {
-  const { url, functionName } = frame;
+function moduleOf(compiled: CallFrame): string {
+  const { url, functionName } = unbundled(compiled);
   if (url === "") return functionName.startsWith("(") ? functionName : "(V8 builtins and native)";
   if (url.startsWith("node:")) {
     return `node:${url.replace(/^node:(internal\/)?/, "").split("/")[0]}`;
@@ -124,15 +124,57 @@ function compiledMapOf(path: string): SourceMap | null {
   return compiledMaps.get(path)!;
 }
 
+const bundleMaps = new Map<string, { map: SourceMap; dir: string } | null>();
+const bundleFrames = new Map<string, CallFrame>();
+
+/**
+ * A frame in a built bundle (`dist/<entry>.cjs`, one minified file) as the frame of the module it
+ * came from, through the bundle's source map: so packages and project files are told apart as they
+ * are when the sources run. Other frames, and positions the map does not cover, are kept.
+ */
+function unbundled(frame: CallFrame): CallFrame {
+  if (!frame.url.startsWith("file://") || !frame.url.endsWith(".cjs")) return frame;
+  const path = fileURLToPath(frame.url);
+  if (!bundleMaps.has(path)) {
+    let found: { map: SourceMap; dir: string } | null = null;
+    try {
+      found = { map: new SourceMap(JSON.parse(readFileSync(`${path}.map`, "utf8"))), dir: dirname(path) };
+    } catch {
+      found = null;
+    }
+    bundleMaps.set(path, found);
+  }
+  const bundle = bundleMaps.get(path);
+  if (!bundle) return frame;
+  const key = `${path}:${frame.lineNumber}:${frame.columnNumber}:${frame.functionName}`;
+  let mapped = bundleFrames.get(key);
+  if (!mapped) {
+    const entry = bundle.map.findEntry(frame.lineNumber, frame.columnNumber);
+    mapped =
+      entry && "originalSource" in entry && entry.originalSource
+        ? {
+            functionName: frame.functionName,
+            url: pathToFileURL(resolve(bundle.dir, entry.originalSource.replace(/^file:\/\//, ""))).href,
+            lineNumber: entry.originalLine,
+            columnNumber: entry.originalColumn,
+          }
+        : frame;
+    bundleFrames.set(key, mapped);
+  }
+  return mapped;
+}
+
 /**
  * A function by name and place. For the project's TypeScript the place is mapped back to the source
  * line (as the file is now: summarise a profile before editing what it measured); when that fails
  * it stays `line:column` of the compiled code, marked "compiled".
  */
-function functionOf(frame: CallFrame): string {
+function functionOf(compiled: CallFrame): string {
+  const frame = unbundled(compiled);
   const name = frame.functionName || "(anonymous)";
   const where = location(frame.url);
   if (!where) return name;
+  if (frame !== compiled && frame.url.endsWith(".ts")) return `${name} ${where}:${frame.lineNumber + 1}`;
   if (frame.url.startsWith("file://") && frame.url.endsWith(".ts")) {
     const entry = compiledMapOf(fileURLToPath(frame.url))?.findEntry(frame.lineNumber, frame.columnNumber);
     if (entry && "originalLine" in entry) return `${name} ${where}:${entry.originalLine + 1}`;

@@ -8,8 +8,13 @@ import Module, { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
 import { Script, constants as vm } from "node:vm";
 
-/** How the running bundle is reached from the code inside it (a separate module instance). */
-const FLUSH = Symbol.for("shop.code-cache.flush");
+/** How the code inside the bundle reaches its launcher (another copy of this module). */
+const LAUNCHER = Symbol.for("shop.code-cache");
+
+interface Launcher {
+  readonly state: CodeCacheState;
+  flush(): void;
+}
 
 export interface RunBundleOptions {
   /**
@@ -30,6 +35,8 @@ export interface CodeCacheState {
   readonly used: boolean;
   /** flushCodeCache() wrote a new cache. */
   written: boolean;
+  /** flushCodeCache() tried to write one (once per process). */
+  flushed: boolean;
 }
 
 /**
@@ -62,17 +69,23 @@ export function runBundle(bundlePath: string, options: RunBundleOptions = {}): C
     cachedData,
     importModuleDynamically: vm?.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
-  const state: CodeCacheState = { file, used: cachedData !== undefined && !script.cachedDataRejected, written: false };
+  const state: CodeCacheState = {
+    file,
+    used: cachedData !== undefined && !script.cachedDataRejected,
+    written: false,
+    flushed: false,
+  };
 
-  (globalThis as Record<symbol, unknown>)[FLUSH] = () => {
-    if (!file || state.used || state.written) return;
-    state.written = true;
+  const flush = () => {
+    if (!file || state.used || state.flushed) return;
+    state.flushed = true;
     try {
       mkdirSync(dirname(file), { recursive: true });
       const temporary = `${file}.${process.pid}.tmp`;
       writeFileSync(temporary, script.createCachedData());
       // Atomic: another process of the same bundle (a cluster worker) may be reading or writing it.
       renameSync(temporary, file);
+      state.written = true;
       const stale = new RegExp(`^${name}-(?!${hash})[0-9a-f]{20}-${process.version.replace(/\./g, "\\.")}-`);
       for (const other of readdirSync(dirname(file))) {
         if (stale.test(other)) rmSync(join(dirname(file), other), { force: true });
@@ -81,6 +94,7 @@ export function runBundle(bundlePath: string, options: RunBundleOptions = {}): C
       // A read-only install (a container image): start-up is as without a cache, nothing else changes.
     }
   };
+  (globalThis as Record<symbol, Launcher>)[LAUNCHER] = { state, flush };
 
   const module = new Module(bundlePath);
   module.filename = bundlePath;
@@ -95,6 +109,16 @@ export function runBundle(bundlePath: string, options: RunBundleOptions = {}): C
  * was used) it does nothing. The write happens after the current I/O, off the start-up path.
  */
 export function flushCodeCache(): void {
-  const flush = (globalThis as Record<symbol, unknown>)[FLUSH];
-  if (typeof flush === "function") setImmediate(flush as () => void).unref();
+  const launcher = (globalThis as Record<symbol, Launcher | undefined>)[LAUNCHER];
+  if (launcher) setImmediate(launcher.flush).unref();
+}
+
+/**
+ * How this process was compiled, for its start-up log: `hit` from a code cache, `miss` without one
+ * (it writes one once it serves), `off` (CODE_CACHE_DIR=off), or null when it runs the TypeScript.
+ */
+export function codeCacheStatus(): "hit" | "miss" | "off" | null {
+  const launcher = (globalThis as Record<symbol, Launcher | undefined>)[LAUNCHER];
+  if (!launcher) return null;
+  return launcher.state.file === null ? "off" : launcher.state.used ? "hit" : "miss";
 }

@@ -1,5 +1,5 @@
 import "./no-telemetry.ts";
-import { flushCodeCache } from "../common/code-cache.ts";
+import { codeCacheStatus, flushCodeCache } from "../common/index.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { applyHeapGrowth } from "./heap.ts";
 import { connectToPrimary, isWorker, runPrimary } from "./workers/index.ts";
@@ -28,7 +28,12 @@ async function main() {
   const url = await gateway.listen();
   flushCodeCache();
   // A worker's listening is announced by the primary, once every worker listens.
-  if (!link) gateway.logger.info({ url: `${url}/graphql`, supergraph: config.supergraphPath }, "gateway listening");
+  if (!link) {
+    gateway.logger.info(
+      { url: `${url}/graphql`, supergraph: config.supergraphPath, codeCache: codeCacheStatus() },
+      "gateway listening",
+    );
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {

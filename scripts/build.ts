@@ -1,7 +1,11 @@
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { spawn } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { build } from "esbuild";
+import { generateIdentityKeyPair } from "../common/identity-keys.ts";
 import { BUILD_STAMP, entriesOf, SOURCE_ROOTS } from "./lib/entry.ts";
 
 /**
@@ -14,26 +18,26 @@ import { BUILD_STAMP, entriesOf, SOURCE_ROOTS } from "./lib/entry.ts";
  * Types are checked by `npm run check`, not here.
  */
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const out = join(root, "dist");
+// --out DIR: another folder than dist/ (a test builds its own). It is emptied first.
+// --cold: no code cache is made (each process makes its own once it serves).
+const { values: flags } = parseArgs({ options: { out: { type: "string" }, cold: { type: "boolean" } } });
+const out = resolve(flags.out ?? join(root, "dist"));
+if (!relative(out, root).startsWith("..") && out !== join(root, "dist")) {
+  throw new Error(`build: --out ${out} holds the project; give an empty or new folder`);
+}
 
 /** Files that are not TypeScript but are loaded next to the module that reads them. */
 const ASSET = /\.(graphql|json|sql)$/;
 
 /**
- * Loaded from node_modules at run time, never bundled: a native addon, and the libraries only some
- * deployments load (common/optional-modules.ts requires them by name when configured).
+ * Loaded from node_modules at run time, never bundled: the native addon. So are the libraries only
+ * some deployments load (node-postgres, ioredis, the OpenTelemetry SDK): common/optional-modules.ts
+ * requires them through createRequire, which the bundler leaves alone.
  */
-const EXTERNAL = [
-  "better-sqlite3",
-  "pg",
-  "pg-native",
-  "ioredis",
-  "@opentelemetry/context-async-hooks",
-  "@opentelemetry/core",
-  "@opentelemetry/exporter-trace-otlp-http",
-  "@opentelemetry/resources",
-  "@opentelemetry/sdk-trace-base",
-];
+const EXTERNAL = ["better-sqlite3", "pg-native"];
+
+/** Modules that must not end up in a bundle: sha.js is what @apollo/utils.createhash falls back to. */
+const FORBIDDEN = /node_modules\/sha\.js\//;
 
 /**
  * Run by an entry's launcher before the bundle is compiled. The gateway sets its heap growth flag
@@ -49,7 +53,7 @@ rmSync(out, { recursive: true, force: true });
 const entries = entriesOf(root);
 for (const entry of entries) {
   const bundle = join(out, entry.replace(/\.ts$/, ".cjs"));
-  await build({
+  const built = await build({
     entryPoints: [join(root, entry)],
     outfile: bundle,
     bundle: true,
@@ -65,11 +69,15 @@ for (const entry of entries) {
     sourcemap: "linked",
     sourcesContent: false,
     external: EXTERNAL,
+    alias: { "@apollo/utils.createhash": join(root, "scripts/lib/bundle-shims/apollo-createhash.ts") },
+    metafile: true,
     // A module's own URL: in the bundle, the bundle's (files read beside it are copied beside it).
     define: { "import.meta.url": "__bundle_url" },
     banner: { js: `var __bundle_url=require("node:url").pathToFileURL(__filename).href;` },
     logLevel: "warning",
   });
+  const slow = Object.keys(built.metafile.inputs).filter((input) => FORBIDDEN.test(input));
+  if (slow.length > 0) throw new Error(`build: ${entry} would bundle ${slow.join(", ")}`);
   // esbuild leaves non-ASCII characters in regular expression literals (two in graphql-tools); an
   // escape means the same there and in strings, and keeps the file ASCII, which loads fastest.
   const code = readFileSync(bundle, "utf8");
@@ -107,8 +115,63 @@ for (const top of SOURCE_ROOTS) {
     copied++;
   }
 }
+if (!flags.cold) await warm(entries);
+
 // Written last: sources changed after this make `npm start` run the TypeScript again (scripts/lib/entry.ts).
 writeFileSync(join(out, BUILD_STAMP), `${new Date().toISOString()}\n`);
 console.log(
-  `build: ${entries.length} entries bundled into dist/ (${entries.join(", ")}), ${copied} asset file(s) copied`,
+  `build: ${entries.length} entries bundled into ${relative(root, out) || out} (${entries.join(", ")}), ${copied} asset file(s) copied`,
 );
+
+/**
+ * Starts every built process once, on port 0 with throw-away data, until it has written its code
+ * cache (it does once it serves), so that even the first start after `npm ci` compiles from one;
+ * a container image built this way carries them. The gateway starts in production mode, as it runs
+ * there. A process that cannot start here only costs its cache: the build says so and goes on.
+ */
+async function warm(entries: readonly string[]): Promise<void> {
+  const data = mkdtempSync(join(tmpdir(), "build-warm-"));
+  const common = { HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "silent", DATA_DIR: data };
+  const envs: Record<string, Record<string, string>> = {
+    "gateway/index.ts": {
+      NODE_ENV: "production",
+      GATEWAY_WORKERS: "1",
+      IDENTITY_PRIVATE_KEY: generateIdentityKeyPair().privateKey,
+      SUPERGRAPH_PATH: join(root, "schema/supergraph.graphql"),
+    },
+  };
+  const started = Date.now();
+  const results = await Promise.all(
+    entries.map(async (entry) => {
+      const launcher = join(out, entry.replace(/\.ts$/, ".js"));
+      const cacheDir = join(dirname(launcher), ".code-cache");
+      const env = {
+        ...process.env,
+        ...common,
+        ...envs[entry],
+        CODE_CACHE_DIR: cacheDir,
+        NODE_ENV: envs[entry]?.NODE_ENV ?? "development",
+      };
+      const child = spawn(process.execPath, [launcher], { cwd: root, env, stdio: ["ignore", "ignore", "pipe"] });
+      let errors = "";
+      child.stderr.on("data", (chunk) => {
+        errors += chunk;
+      });
+      const exited = new Promise<void>((done) => child.once("exit", () => done()));
+      const deadline = Date.now() + 60_000;
+      while (child.exitCode === null && Date.now() < deadline) {
+        if (existsSync(cacheDir) && readdirSync(cacheDir).some((name) => name.endsWith(".v8"))) break;
+        await new Promise((done) => setTimeout(done, 50));
+      }
+      const made = existsSync(cacheDir) && readdirSync(cacheDir).some((name) => name.endsWith(".v8"));
+      if (child.exitCode === null) child.kill("SIGTERM");
+      await exited;
+      if (!made) console.warn(`build: no code cache for ${entry}; its first start compiles it.\n${errors.trim()}`);
+      return made;
+    }),
+  );
+  rmSync(data, { recursive: true, force: true });
+  console.log(
+    `build: code cache made for ${results.filter(Boolean).length} of ${entries.length} entries (${Date.now() - started} ms)`,
+  );
+}

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from "node:cluster";
 import { type Logger, pino } from "pino";
 import { Counter, Registry } from "prom-client";
+import { codeCacheStatus } from "../../common/index.ts";
 import type { GatewayConfig } from "../config.ts";
 import { createMemoryStore } from "../guards/index.ts";
 import { answerConsume } from "./limits.ts";
@@ -86,7 +87,13 @@ export function runPrimary(config: GatewayConfig, options: PrimaryOptions = {}):
     const host = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
     const base = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
     log.info(
-      { url: `${base}/graphql`, supergraph: config.supergraphPath, workers: live.size, primary: process.pid },
+      {
+        url: `${base}/graphql`,
+        supergraph: config.supergraphPath,
+        workers: live.size,
+        primary: process.pid,
+        codeCache: codeCacheStatus(),
+      },
       "gateway listening",
     );
   });

@@ -22,8 +22,12 @@ export interface Running {
   waitFor(match: (line: LogLine) => boolean, what: string, ms?: number): Promise<LogLine>;
 }
 
-export function startGateway(env: Record<string, string>): Running {
-  const child = spawn(process.execPath, ["--import", "tsx", "gateway/index.ts"], {
+/** Starts `gateway/index.ts` through tsx, or the given entry (arguments to node), on port 0 unless PORT is given. */
+export function startGateway(
+  env: Record<string, string>,
+  entry: readonly string[] = ["--import", "tsx", "gateway/index.ts"],
+): Running {
+  const child = spawn(process.execPath, [...entry], {
     env: { ...process.env, LOG_LEVEL: "info", PORT: "0", ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
