@@ -60,9 +60,11 @@ for (const entry of entries) {
     platform: "node",
     target: "node20",
     format: "cjs",
-    // Function and class names survive minifying: stack traces and CPU profiles stay readable.
-    minify: true,
-    keepNames: true,
+    // Whitespace and syntax only: names stay as written, so stack traces and CPU profiles read as the
+    // sources do. (Renamed identifiers with esbuild's keepNames cost ~10% more CPU per federated
+    // request: every function the gateway creates per request went through a naming call.)
+    minifyWhitespace: true,
+    minifySyntax: true,
     // ASCII only (see below), so the launcher decodes it as latin1, four times as fast as UTF-8.
     charset: "ascii",
     legalComments: "none",
