@@ -147,8 +147,9 @@ async function warm(entries: readonly string[]): Promise<void> {
     entries.map(async (entry) => {
       const launcher = join(out, entry.replace(/\.ts$/, ".js"));
       const cacheDir = join(dirname(launcher), ".code-cache");
+      // Not the caller's environment: a DATABASE_URL, REDIS_URL or OTLP endpoint there is not for this.
       const env = {
-        ...process.env,
+        PATH: process.env.PATH,
         ...common,
         ...envs[entry],
         CODE_CACHE_DIR: cacheDir,
