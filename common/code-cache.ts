@@ -19,7 +19,8 @@ interface Launcher {
 export interface RunBundleOptions {
   /**
    * Folder of the cached code, or `off`. A cache is used only for the exact bundle (its SHA-256) and
-   * Node.js version it was made by, and V8 refuses one made with other flags.
+   * Node.js version it was made by, and V8 refuses one made with other flags. What is in it runs as
+   * the process's code: a folder only the service's own user can write (never a shared /tmp).
    * @default CODE_CACHE_DIR, else `.code-cache` in the bundle's folder
    */
   cacheDir?: string;
@@ -79,19 +80,24 @@ export function runBundle(bundlePath: string, options: RunBundleOptions = {}): C
   const flush = () => {
     if (!file || state.used || state.flushed) return;
     state.flushed = true;
+    const temporary = `${file}.${process.pid}.tmp`;
     try {
       mkdirSync(dirname(file), { recursive: true });
-      const temporary = `${file}.${process.pid}.tmp`;
       writeFileSync(temporary, script.createCachedData());
       // Atomic: another process of the same bundle (a cluster worker) may be reading or writing it.
       renameSync(temporary, file);
       state.written = true;
-      const stale = new RegExp(`^${name}-(?!${hash})[0-9a-f]{20}-${process.version.replace(/\./g, "\\.")}-`);
+      // Caches of earlier builds of this bundle on this Node.js (other versions' are theirs to keep).
+      const prefix = `${name}-`;
+      const suffix = `-${process.version}-${process.arch}.v8`;
       for (const other of readdirSync(dirname(file))) {
-        if (stale.test(other)) rmSync(join(dirname(file), other), { force: true });
+        if (other.startsWith(prefix) && other.endsWith(suffix) && other !== basename(file)) {
+          rmSync(join(dirname(file), other), { force: true });
+        }
       }
     } catch {
       // A read-only install (a container image): start-up is as without a cache, nothing else changes.
+      removeQuietly(temporary);
     }
   };
   (globalThis as Record<symbol, Launcher>)[LAUNCHER] = { state, flush };
@@ -101,6 +107,14 @@ export function runBundle(bundlePath: string, options: RunBundleOptions = {}): C
   const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
   wrapper.call(module.exports, module.exports, createRequire(bundlePath), module, bundlePath, dirname(bundlePath));
   return state;
+}
+
+function removeQuietly(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    // its folder is not there or not writable: neither is the file
+  }
 }
 
 /**
