@@ -22,7 +22,14 @@ export function normalizeIp(ip: string): string {
   return ip.startsWith("::ffff:") && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
 }
 
-/** A CIDR set, checked with node's BlockList (IPv4 and IPv6). */
+/** Client addresses whose answer a matcher remembers; past this it starts over (a flood of addresses). */
+export const CIDR_MEMO_ENTRIES = 10_000;
+
+/**
+ * A CIDR set, checked with node's BlockList (IPv4 and IPv6). Every request asks (the throttle's
+ * exempt list, IP_ALLOW/IP_DENY), and BlockList.check builds a SocketAddress each time (about 3% of
+ * a light request's CPU): the answer per address is remembered, at most CIDR_MEMO_ENTRIES of them.
+ */
 export function cidrMatcher(cidrs: readonly string[]): (ip: string) => boolean {
   if (cidrs.length === 0) return () => false;
   const list = new BlockList();
@@ -30,10 +37,16 @@ export function cidrMatcher(cidrs: readonly string[]): (ip: string) => boolean {
     const [address = "", prefix = ""] = cidr.split("/");
     list.addSubnet(address, Number(prefix), isIP(address) === 4 ? "ipv4" : "ipv6");
   }
+  const memo = new Map<string, boolean>();
   return (ip: string) => {
+    const known = memo.get(ip);
+    if (known !== undefined) return known;
     const address = normalizeIp(ip);
     const family = isIP(address);
-    return family !== 0 && list.check(address, family === 4 ? "ipv4" : "ipv6");
+    const inside = family !== 0 && list.check(address, family === 4 ? "ipv4" : "ipv6");
+    if (memo.size >= CIDR_MEMO_ENTRIES) memo.clear();
+    memo.set(ip, inside);
+    return inside;
   };
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { cidrMatcher, createAccessList, parseCidrs } from "../../gateway/guards/access.ts";
+import { CIDR_MEMO_ENTRIES, cidrMatcher, createAccessList, parseCidrs } from "../../gateway/guards/access.ts";
 import { Blocker } from "../../gateway/guards/blocker.ts";
 import { rateLimitHeaders } from "../../gateway/guards/headers.ts";
 import { BoundedTimestampStore, createMemoryStore } from "../../gateway/guards/memory-store.ts";
@@ -140,6 +140,21 @@ describe("throttle, blocker, IP lists, headers", () => {
     assert.equal(access("2001:db8::1"), true);
     assert.equal(access("192.0.2.1"), false);
     assert.equal(createAccessList([], [])("192.0.2.1"), true);
+  });
+
+  test("a CIDR matcher's remembered answers stay right and bounded through a flood of addresses", () => {
+    const inTen = cidrMatcher(["10.0.0.0/8"]);
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < CIDR_MEMO_ENTRIES + 500; i++) {
+        const a = (i >> 8) & 255;
+        const b = i & 255;
+        assert.equal(inTen(`10.${a}.${b}.1`), true);
+        assert.equal(inTen(`11.${a}.${b}.1`), false);
+        assert.equal(inTen(`::ffff:10.${a}.${b}.2`), true);
+      }
+    }
+    assert.equal(inTen("not an address"), false);
+    assert.equal(inTen("not an address"), false);
   });
 
   test("RateLimit headers in the draft's structured form", () => {
