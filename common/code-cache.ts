@@ -16,6 +16,14 @@ interface Launcher {
   flush(): void;
 }
 
+/** Where a bundle's cache is kept unless CODE_CACHE_DIR says otherwise: beside the bundle. */
+export function defaultCodeCacheDir(bundlePath: string): string {
+  return join(dirname(bundlePath), ".code-cache");
+}
+
+/** A cache file's extension, after its bundle name, SHA-256, Node.js version and architecture. */
+export const CODE_CACHE_EXTENSION = ".v8";
+
 export interface RunBundleOptions {
   /**
    * Folder of the cached code, or `off`. A cache is used only for the exact bundle (its SHA-256) and
@@ -49,12 +57,13 @@ export interface CodeCacheState {
 export function runBundle(bundlePath: string, options: RunBundleOptions = {}): CodeCacheState {
   const env = options.env ?? process.env;
   const bytes = readFileSync(bundlePath);
-  const configured = options.cacheDir ?? env.CODE_CACHE_DIR ?? join(dirname(bundlePath), ".code-cache");
+  const configured = options.cacheDir ?? env.CODE_CACHE_DIR ?? defaultCodeCacheDir(bundlePath);
   const dir = configured === "off" || configured === "" ? null : configured;
   // Named by folder too (gateway-index, users-index): CODE_CACHE_DIR may hold every service's.
   const name = `${basename(dirname(bundlePath))}-${basename(bundlePath).replace(/\.[cm]?js$/, "")}`;
   const hash = createHash("sha256").update(bytes).digest("hex").slice(0, 20);
-  const file = dir && join(dir, `${name}-${hash}-${process.version}-${process.arch}.v8`);
+  const suffix = `-${process.version}-${process.arch}${CODE_CACHE_EXTENSION}`;
+  const file = dir && join(dir, `${name}-${hash}${suffix}`);
 
   let cachedData: Buffer | undefined;
   if (file) {
@@ -88,10 +97,8 @@ export function runBundle(bundlePath: string, options: RunBundleOptions = {}): C
       renameSync(temporary, file);
       state.written = true;
       // Caches of earlier builds of this bundle on this Node.js (other versions' are theirs to keep).
-      const prefix = `${name}-`;
-      const suffix = `-${process.version}-${process.arch}.v8`;
       for (const other of readdirSync(dirname(file))) {
-        if (other.startsWith(prefix) && other.endsWith(suffix) && other !== basename(file)) {
+        if (other.startsWith(`${name}-`) && other.endsWith(suffix) && other !== basename(file)) {
           rmSync(join(dirname(file), other), { force: true });
         }
       }

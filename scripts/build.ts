@@ -1,10 +1,11 @@
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { build } from "esbuild";
+import { CODE_CACHE_EXTENSION, defaultCodeCacheDir } from "../common/code-cache.ts";
 import { generateIdentityKeyPair } from "../common/identity-keys.ts";
 import { BUILD_STAMP, entriesOf, SOURCE_ROOTS } from "./lib/entry.ts";
 
@@ -73,6 +74,7 @@ for (const entry of entries) {
     external: EXTERNAL,
     alias: { "@apollo/utils.createhash": join(root, "scripts/lib/bundle-shims/apollo-createhash.ts") },
     metafile: true,
+    write: false,
     // A module's own URL: in the bundle, the bundle's (files read beside it are copied beside it).
     define: { "import.meta.url": "__bundle_url" },
     banner: { js: `var __bundle_url=require("node:url").pathToFileURL(__filename).href;` },
@@ -80,18 +82,20 @@ for (const entry of entries) {
   });
   const slow = Object.keys(built.metafile.inputs).filter((input) => FORBIDDEN.test(input));
   if (slow.length > 0) throw new Error(`build: ${entry} would bundle ${slow.join(", ")}`);
-  // esbuild leaves non-ASCII characters in regular expression literals (two in graphql-tools); an
-  // escape means the same there and in strings, and keeps the file ASCII, which loads fastest.
-  const code = readFileSync(bundle, "utf8");
-  const ascii = code.replace(/[^ -~\t\n\r]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-  if (ascii !== code) writeFileSync(bundle, ascii);
+  mkdirSync(dirname(bundle), { recursive: true });
+  for (const file of built.outputFiles) {
+    // esbuild leaves non-ASCII characters in regular expression literals (two in graphql-tools); an
+    // escape means the same there and in strings, and keeps the file ASCII, which loads fastest.
+    const text = file.path === bundle ? file.text.replace(/[^ -~\t\n\r]/g, unicodeEscape) : file.text;
+    writeFileSync(file.path, text);
+  }
 
   await build({
     stdin: {
       contents: `${PREAMBLE[entry] ?? ""}
 import { runBundle } from ${JSON.stringify(join(root, "common/code-cache.ts"))};
 import { fileURLToPath } from "node:url";
-runBundle(fileURLToPath(new URL(${JSON.stringify(`./${entry.split("/").at(-1)!.replace(/\.ts$/, ".cjs")}`)}, import.meta.url)));
+runBundle(fileURLToPath(new URL(${JSON.stringify(`./${basename(bundle)}`)}, import.meta.url)));
 `,
       resolveDir: root,
       sourcefile: `${entry} (launcher)`,
@@ -125,6 +129,10 @@ console.log(
   `build: ${entries.length} entries bundled into ${relative(root, out) || out} (${entries.join(", ")}), ${copied} asset file(s) copied`,
 );
 
+function unicodeEscape(character: string): string {
+  return `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`;
+}
+
 /**
  * Starts every built process once, on port 0 with throw-away data, until it has written its code
  * cache (it does once it serves), so that even the first start after `npm ci` compiles from one;
@@ -133,7 +141,7 @@ console.log(
  */
 async function warm(entries: readonly string[]): Promise<void> {
   const data = mkdtempSync(join(tmpdir(), "build-warm-"));
-  const common = { HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "silent", DATA_DIR: data };
+  const common = { HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "silent", DATA_DIR: data, NODE_ENV: "development" };
   const envs: Record<string, Record<string, string>> = {
     "gateway/index.ts": {
       NODE_ENV: "production",
@@ -146,15 +154,11 @@ async function warm(entries: readonly string[]): Promise<void> {
   const results = await Promise.all(
     entries.map(async (entry) => {
       const launcher = join(out, entry.replace(/\.ts$/, ".js"));
-      const cacheDir = join(dirname(launcher), ".code-cache");
+      const cacheDir = defaultCodeCacheDir(join(out, entry.replace(/\.ts$/, ".cjs")));
+      const cached = () =>
+        existsSync(cacheDir) && readdirSync(cacheDir).some((name) => name.endsWith(CODE_CACHE_EXTENSION));
       // Not the caller's environment: a DATABASE_URL, REDIS_URL or OTLP endpoint there is not for this.
-      const env = {
-        PATH: process.env.PATH,
-        ...common,
-        ...envs[entry],
-        CODE_CACHE_DIR: cacheDir,
-        NODE_ENV: envs[entry]?.NODE_ENV ?? "development",
-      };
+      const env = { PATH: process.env.PATH, ...common, ...envs[entry], CODE_CACHE_DIR: cacheDir };
       const child = spawn(process.execPath, [launcher], { cwd: root, env, stdio: ["ignore", "ignore", "pipe"] });
       let errors = "";
       child.stderr.on("data", (chunk) => {
@@ -162,11 +166,10 @@ async function warm(entries: readonly string[]): Promise<void> {
       });
       const exited = new Promise<void>((done) => child.once("exit", () => done()));
       const deadline = Date.now() + 60_000;
-      while (child.exitCode === null && Date.now() < deadline) {
-        if (existsSync(cacheDir) && readdirSync(cacheDir).some((name) => name.endsWith(".v8"))) break;
+      while (child.exitCode === null && Date.now() < deadline && !cached()) {
         await new Promise((done) => setTimeout(done, 50));
       }
-      const made = existsSync(cacheDir) && readdirSync(cacheDir).some((name) => name.endsWith(".v8"));
+      const made = cached();
       if (child.exitCode === null) child.kill("SIGTERM");
       await exited;
       if (!made) console.warn(`build: no code cache for ${entry}; its first start compiles it.\n${errors.trim()}`);

@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { CODE_CACHE_EXTENSION, defaultCodeCacheDir } from "../../common/code-cache.ts";
 import { generateIdentityKeyPair } from "../../common/identity-keys.ts";
+import { entriesOf } from "../../scripts/lib/entry.ts";
 import { type LogLine, startGateway } from "../helpers/gateway-process.ts";
 
 const root = resolve(fileURLToPath(import.meta.url), "../../..");
@@ -15,15 +16,19 @@ const run = promisify(execFile);
 /**
  * The compiled gateway as production runs it: `npm run build` into a folder of this test's, then
  * `node <out>/gateway/index.js` (the launcher) with two workers, from the checked-in supergraph.
+ * The folder is under node_modules/ so that the build's warm-up finds what the bundles leave there
+ * (better-sqlite3), as in dist/.
  */
 describe("the compiled gateway", () => {
   let dir: string;
   let out: string;
   const key = generateIdentityKeyPair().privateKey;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "compiled-"));
+    const cache = join(root, "node_modules", ".cache");
+    mkdirSync(cache, { recursive: true });
+    dir = mkdtempSync(join(cache, "compiled-test-"));
     out = join(dir, "dist");
-    await run(process.execPath, ["--import", "tsx", "scripts/build.ts", "--out", out, "--cold"], { cwd: root });
+    await run(process.execPath, ["--import", "tsx", "scripts/build.ts", "--out", out], { cwd: root });
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -56,7 +61,7 @@ describe("the compiled gateway", () => {
   }
 
   const cacheFiles = (cacheDir: string) =>
-    existsSync(cacheDir) ? readdirSync(cacheDir).filter((name) => name.endsWith(".v8")) : [];
+    existsSync(cacheDir) ? readdirSync(cacheDir).filter((name) => name.endsWith(CODE_CACHE_EXTENSION)) : [];
 
   /** The workers write the cache right after they listen: wait for it, bounded. */
   async function cacheWritten(cacheDir: string): Promise<string[]> {
@@ -66,6 +71,14 @@ describe("the compiled gateway", () => {
     }
     return cacheFiles(cacheDir);
   }
+
+  test("the build leaves every process its code cache: the gateway's first start compiles from it", async () => {
+    for (const entry of entriesOf(root)) {
+      const files = cacheFiles(defaultCodeCacheDir(join(out, entry.replace(/\.ts$/, ".cjs"))));
+      assert.equal(files.length, 1, `${entry}: ${files.join(", ")}`);
+    }
+    assert.equal((await startAndStop({})).codeCache, "hit");
+  });
 
   test("writes its code cache once it serves, and the next start compiles from it", async () => {
     const cacheDir = join(dir, "cache-default");

@@ -142,7 +142,7 @@ describe("throttle, blocker, IP lists, headers", () => {
     assert.equal(createAccessList([], [])("192.0.2.1"), true);
   });
 
-  test("a CIDR matcher's remembered answers stay right and bounded through a flood of addresses", () => {
+  test("a CIDR matcher's remembered answers stay right through a flood of addresses past its bound", () => {
     const inTen = cidrMatcher(["10.0.0.0/8"]);
     for (let round = 0; round < 2; round++) {
       for (let i = 0; i < CIDR_MEMO_ENTRIES + 500; i++) {
