@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -16,17 +17,17 @@ const run = promisify(execFile);
 /**
  * The compiled gateway as production runs it: `npm run build` into a folder of this test's, then
  * `node <out>/gateway/index.js` (the launcher) with two workers, from the checked-in supergraph.
- * The folder is under node_modules/ so that the build's warm-up finds what the bundles leave there
- * (better-sqlite3), as in dist/.
+ * The folder links the project's node_modules/ so that the build's warm-up finds what the bundles
+ * leave there (better-sqlite3), as in dist/. Nothing is written into node_modules/ itself: a new
+ * entry there makes npm distrust its own record of the tree (see test/unit/dependencies.test.ts).
  */
 describe("the compiled gateway", () => {
   let dir: string;
   let out: string;
   const key = generateIdentityKeyPair().privateKey;
   before(async () => {
-    const cache = join(root, "node_modules", ".cache");
-    mkdirSync(cache, { recursive: true });
-    dir = mkdtempSync(join(cache, "compiled-test-"));
+    dir = mkdtempSync(join(tmpdir(), "compiled-"));
+    symlinkSync(join(root, "node_modules"), join(dir, "node_modules"), "dir");
     out = join(dir, "dist");
     await run(process.execPath, ["--import", "tsx", "scripts/build.ts", "--out", out], { cwd: root });
   });
